@@ -1,0 +1,249 @@
+"""Entry-control benchmarks (PostgreSQL only, loopback only, bounded in time and count).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fangkong_bench_access .venv/bin/python bench/access_scans.py
+
+1. Data: 100,000 people, 2,000 venues, scans over 30 days written with psycopg COPY into the indexed access_scan
+   table, up to 10,000,000 rows or BENCH_COPY_SECONDS (default 300 s), whichever comes first; the size reached is
+   printed, nothing is extrapolated.
+2. Single-scan endpoint (full decision) vs /api/v1/ping under the same gunicorn, 32 concurrent keep-alive
+   connections for BENCH_LOAD_SECONDS (default 20 s) each: requests/s, p50/p99 latency, ratio.
+3. Batch endpoint (1,000 scans per request) rows/s vs raw psycopg COPY of the same number of rows into the same
+   table, in the same run.
+4. The scan log page filtered by venue and day: p95 over 60 requests.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkin_common import insert_people, organization, percentile, prepare_database, say
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from fangkong.access.models import Scan, Venue
+from fangkong.core.tokens import token_issue
+from fangkong.people.models import Person
+from fangkong.tenancy import services as tenancy
+from fangkong.tenancy.roles import Role
+
+ROOT = Path(__file__).resolve().parents[1]
+PEOPLE, VENUES, DAYS, TARGET_SCANS = 100_000, 2_000, 30, 10_000_000
+COPY_SECONDS = float(os.environ.get("BENCH_COPY_SECONDS", "300"))
+LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "20"))
+CONNECTIONS = 32
+COLUMNS = ["organization_id", "venue_id", "person_id", "direction", "at", "temperature", "health_code", "decision",
+           "reasons", "device_id", "client_key", "left_at", "estimated_exit", "entry_id", "recorded_by_id",
+           "created_at"]
+ADMIT = json.dumps([{"code": "admitted", "text": "准予进入", "en": "Admitted", "blocking": False}],
+                   ensure_ascii=False)
+
+
+def setup() -> tuple[int, list[int], list[int], object]:
+    prepare_database()
+    org, units = organization("出入管理基准单位", 10)
+    if Person.objects.filter(organization=org).count() < PEOPLE:
+        say(f"people: {insert_people(org, units, PEOPLE):.1f} s for {PEOPLE:,}")
+    person_ids = list(Person.objects.filter(organization=org).values_list("id", flat=True)[:PEOPLE])
+    have = Venue.objects.filter(organization=org).count()
+    if have < VENUES:
+        Venue.objects.bulk_create([Venue(organization=org, name=f"场所{i:04d}", kind="gate", capacity=500,
+                                         max_stay_minutes=240) for i in range(have, VENUES)])
+    venue_ids = list(Venue.objects.filter(organization=org).values_list("id", flat=True)[:VENUES])
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username="bench-access").first()
+    if user is None:
+        user = get_user_model().objects.create_user("bench-access", password="pw-bench")
+        tenancy.membership_grant(user=user, role=Role.ORG_ADMIN, organization=org, actor="bench")
+    return org.pk, person_ids, venue_ids, user
+
+
+def copy_rows(org_id: int, person_ids: list[int], venue_ids: list[int], n: int, rng: random.Random,
+              start: datetime) -> int:
+    """COPY n admitted entries (with their exit time on the row) spread over 30 days; returns rows written."""
+    buf = io.StringIO()
+    span = DAYS * 86400
+    now = timezone.now().isoformat()
+    for _ in range(n):
+        at = start + timedelta(seconds=rng.randrange(span))
+        buf.write(f"{org_id}\t{rng.choice(venue_ids)}\t{rng.choice(person_ids)}\tentry\t{at.isoformat()}\t36.5\t"
+                  f"green\tadmit\t{ADMIT}\tbench\t\\N\t{(at + timedelta(minutes=30)).isoformat()}\tf\t\\N\t\\N\t"
+                  f"{now}\n")
+    connection.ensure_connection()
+    raw = connection.connection  # psycopg 3 connection under Django
+    with raw.cursor() as cur, cur.copy(f"COPY access_scan ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        copy.write(buf.getvalue())
+    return n
+
+
+def generate_scans(org_id: int, person_ids: list[int], venue_ids: list[int]) -> int:
+    have = Scan.objects.count()
+    rng = random.Random(4)
+    start = timezone.now() - timedelta(days=DAYS)
+    t0 = time.perf_counter()
+    while have < TARGET_SCANS and time.perf_counter() - t0 < COPY_SECONDS:
+        have += copy_rows(org_id, person_ids, venue_ids, min(200_000, TARGET_SCANS - have), rng, start)
+    took = time.perf_counter() - t0
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE access_scan")
+    say(f"scans in table: {have:,} (target {TARGET_SCANS:,}); this run's COPY took {took:.0f} s")
+    return have
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load(port: int, method: str, path: str, body_for, headers: dict[str, str], seconds: float
+         ) -> tuple[float, list[float], int]:
+    """CONNECTIONS threads, each a keep-alive connection, for `seconds`. Returns (req/s, latencies, errors)."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        rng = random.Random(k)
+        mine: list[float] = []
+        bad = 0
+        while time.perf_counter() < stop_at:
+            body = body_for(rng)
+            t = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status >= 300:
+                    bad += 1
+            except (OSError, http.client.HTTPException):
+                bad += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine.append(time.perf_counter() - t)
+        with lock:
+            latencies.extend(mine)
+            errors[0] += bad
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(CONNECTIONS)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return len(latencies) / (time.perf_counter() - t0), latencies, errors[0]
+
+
+def http_bench(person_ids: list[int], venue_ids: list[int], raw_token: str) -> None:
+    port = free_port()
+    workers = os.environ.get("BENCH_WORKERS", "4")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", workers,
+         "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=2).request("GET", "/api/v1/ping")
+                break
+            except OSError:
+                time.sleep(0.2)
+        auth = {"Authorization": f"Bearer {raw_token}", "Content-Type": "application/json"}
+        load(port, "GET", "/api/v1/ping", lambda r: None, {}, 3)  # warm-up
+        ping_rps, ping_lat, ping_err = load(port, "GET", "/api/v1/ping", lambda r: None, {}, LOAD_SECONDS)
+
+        def scan_body(rng: random.Random) -> str:
+            return json.dumps({"venue_id": rng.choice(venue_ids), "person_id": rng.choice(person_ids),
+                               "at": timezone.now().isoformat(), "temperature": "36.5", "health_code": "green",
+                               "device_id": "bench", "client_key": uuid.uuid4().hex})
+
+        load(port, "POST", "/api/v1/scans", scan_body, auth, 3)
+        scan_rps, scan_lat, scan_err = load(port, "POST", "/api/v1/scans", scan_body, auth, LOAD_SECONDS)
+        say(f"ping: {ping_rps:,.0f} req/s, p50 {percentile(ping_lat, 50) * 1000:.1f} ms, "
+            f"p99 {percentile(ping_lat, 99) * 1000:.1f} ms, errors {ping_err}")
+        say(f"POST /scans: {scan_rps:,.0f} req/s, p50 {percentile(scan_lat, 50) * 1000:.1f} ms, "
+            f"p99 {percentile(scan_lat, 99) * 1000:.1f} ms, errors {scan_err}")
+        say(f"ratio scans/ping: {scan_rps / ping_rps:.2f} (goal ≥ 0.5; p99 goal ≤ 150 ms)")
+
+        # The same without a health-code colour: the decision path alone, without the person's health-code write
+        # and its audit event (which happen on the first sighting of a colour, i.e. on every scan above).
+        def plain_body(rng: random.Random) -> str:
+            return json.dumps({"venue_id": rng.choice(venue_ids), "person_id": rng.choice(person_ids),
+                               "at": timezone.now().isoformat(), "temperature": "36.5", "device_id": "bench",
+                               "client_key": uuid.uuid4().hex})
+
+        plain_rps, plain_lat, plain_err = load(port, "POST", "/api/v1/scans", plain_body, auth, LOAD_SECONDS)
+        say(f"POST /scans without health code: {plain_rps:,.0f} req/s, p50 {percentile(plain_lat, 50) * 1000:.1f} ms, "
+            f"p99 {percentile(plain_lat, 99) * 1000:.1f} ms, errors {plain_err}; ratio {plain_rps / ping_rps:.2f}")
+
+        # Batch endpoint vs raw COPY of the same number of rows, same table, same run.
+        batches = int(os.environ.get("BENCH_BATCHES", "20"))
+        rng = random.Random(9)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        t0 = time.perf_counter()
+        stored = 0
+        for _ in range(batches):
+            items = [json.loads(scan_body(rng)) for _ in range(1000)]
+            conn.request("POST", "/api/v1/scans/batch", body=json.dumps({"items": items}), headers=auth)
+            resp = conn.getresponse()
+            data = json.loads(resp.read())
+            stored += data["stored"]
+        batch_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        org_id = Venue.objects.get(pk=venue_ids[0]).organization_id
+        for _ in range(batches):
+            copy_rows(org_id, person_ids, venue_ids, 1000, rng, timezone.now() - timedelta(hours=1))
+        copy_s = time.perf_counter() - t0
+        batch_rate, copy_rate = stored / batch_s, batches * 1000 / copy_s
+        say(f"batch endpoint: {batch_rate:,.0f} rows/s ({stored:,} rows in {batches} requests); raw COPY: "
+            f"{copy_rate:,.0f} rows/s; ratio {batch_rate / copy_rate:.2f} (goal ≥ 0.5)")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def page_bench(user: object, venue_ids: list[int]) -> None:
+    client = Client()
+    client.force_login(user)
+    rng = random.Random(3)
+    times = []
+    for _ in range(60):
+        day = timezone.localdate() - timedelta(days=rng.randrange(1, DAYS))
+        t = time.perf_counter()
+        r = client.get(f"/access/scans/?venue={rng.choice(venue_ids)}&day={day.isoformat()}", HTTP_HOST="localhost")
+        times.append(time.perf_counter() - t)
+        assert r.status_code == 200, r.status_code
+    say(f"scan log page (venue + day): p50 {percentile(times, 50) * 1000:.0f} ms, "
+        f"p95 {percentile(times, 95) * 1000:.0f} ms (goal ≤ 300 ms)")
+
+
+def main() -> None:
+    org_id, person_ids, venue_ids, user = setup()
+    say(f"people {len(person_ids):,}, venues {len(venue_ids):,}")
+    generate_scans(org_id, person_ids, venue_ids)
+    _, raw = token_issue(user=user, name="bench")
+    page_bench(user, venue_ids)
+    http_bench(person_ids, venue_ids, raw)
+
+
+if __name__ == "__main__":
+    main()

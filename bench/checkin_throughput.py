@@ -1,0 +1,154 @@
+"""Benchmark: check-in endpoint throughput vs the bare JSON endpoint (/api/v1/ping) on the same server (goal ≥ 0.5).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fangkong_bench_health FANGKONG_VAR_DIR=/tmp/fkbench \\
+        .venv/bin/python bench/checkin_throughput.py [--workers 3] [--threads 12] [--seconds 20] [--users 200]
+
+Starts gunicorn (sync workers, DEBUG=0) on 127.0.0.1 and drives it with a bounded load generator: a fixed number of
+threads, each sending requests back to back over http.client for a fixed time. The ping endpoint needs no
+authentication; each check-in carries a bearer token of one of `--users` members (each linked to a person with a
+daily obligation), a fresh client_key, and a temperature — so it does the token lookup, the scope lookup, the
+insert and the obligation update. Both phases run against the same server; the machine's cores are shared by the
+server, PostgreSQL and the load generator, so the absolute figures are low and the ratio is what matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from checkin_common import organization, prepare_database, say
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from fangkong.core.tokens import token_issue
+from fangkong.health.models import CheckinSetting
+from fangkong.health.services import obligations_generate_for_day
+from fangkong.people.models import Person
+from fangkong.tenancy.models import Membership
+from fangkong.tenancy.roles import Role
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def members(n: int) -> list[str]:
+    """n member accounts with persons and tokens; returns the raw tokens."""
+    org, units = organization("基准吞吐单位", 10)
+    CheckinSetting.objects.get_or_create(organization=org, defaults={"name": "bench"})
+    user_model = get_user_model()
+    tokens = []
+    for i in range(n):
+        username = f"bench_member_{i}"
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            user = user_model(username=username)
+            user.set_unusable_password()
+            user.save()
+            Membership.objects.create(user=user, role=Role.MEMBER, organization=org)
+            Person.objects.create(
+                organization=org, unit=units[i % len(units)], name=f"吞吐{i}", name_sort=f"tt{i}",
+                id_number="synthetic", id_number_hash=f"bench-tp-{i}", id_number_masked="****", user=user,
+            )
+        tokens.append(token_issue(user=user, name="bench")[1])
+    obligations_generate_for_day(day=timezone.localdate(), organization=org)
+    return tokens
+
+
+def start_server(port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "--access-logfile", "-" if env.get("BENCH_ACCESS_LOG") else "/dev/null"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    for _ in range(100):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/api/v1/ping")
+            if c.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def drive(port: int, threads: int, seconds: float, make_request) -> tuple[int, int, float]:
+    """Back-to-back requests from `threads` threads for `seconds`; returns (ok, errors, elapsed)."""
+    stop = time.perf_counter() + seconds
+    ok = [0] * threads
+    bad = [0] * threads
+
+    def worker(k: int) -> None:
+        rng = random.Random(k)
+        while time.perf_counter() < stop:
+            method, path, body, headers, expect = make_request(rng)
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.request(method, path, body=body, headers=headers)
+                r = c.getresponse()
+                r.read()
+                c.close()
+                if r.status in expect:
+                    ok[k] += 1
+                else:
+                    bad[k] += 1
+            except OSError:
+                bad[k] += 1
+
+    t = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    return sum(ok), sum(bad), time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=12)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    prepare_database()
+    tokens = members(args.users)
+    proc = start_server(args.port, args.workers)
+    try:
+        def ping(rng):
+            return "GET", "/api/v1/ping", None, {}, (200,)
+
+        def checkin(rng):
+            body = json.dumps({"temperature": round(36.2 + rng.random(), 1), "client_key": uuid.uuid4().hex,
+                               "device_id": "bench"})
+            headers = {"Authorization": f"Bearer {rng.choice(tokens)}", "Content-Type": "application/json"}
+            return "POST", "/api/v1/checkins", body, headers, (201, 200)
+
+        drive(args.port, args.threads, 3, ping)  # warm-up: every worker imports and connects
+        drive(args.port, args.threads, 3, checkin)
+        results = {}
+        for label, fn in (("ping", ping), ("checkin", checkin)):
+            ok, bad, elapsed = drive(args.port, args.threads, args.seconds, fn)
+            results[label] = ok / elapsed
+            say(f"{label:8s} {ok / elapsed:8.1f} req/s  ({ok} ok, {bad} errors, {args.threads} threads, "
+                f"{args.workers} gunicorn workers, {elapsed:.1f} s)")
+        ratio = results["checkin"] / results["ping"]
+        say(f"ratio checkin/ping: {ratio:.2f} (goal ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

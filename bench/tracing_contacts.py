@@ -1,0 +1,227 @@
+"""Contact-tracing benchmarks (PostgreSQL only, loopback, bounded in time).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fangkong_bench_tracing .venv/bin/python bench/tracing_contacts.py
+
+1. Data: 100,000 people in 500 units, 2,000 venues of mixed kinds (gate, canteen, building, workshop, meeting room,
+   dormitory) with skewed traffic (venue rank ~ U^1.5: the busiest venue gets ~0.6 % of all scans), admitted entries
+   with their exit on the row over 30 days, written with psycopg COPY into the indexed access_scan table, up to
+   10,000,000 rows or BENCH_COPY_SECONDS (default 300 s), whichever comes first. The size reached is printed;
+   nothing is extrapolated. The access benchmark's generator is not reused: its venues are all gates (never contact).
+2. Close contacts of one case (selectors.co_presence, the query trace_run uses) over 100 random people with a
+   4-day window: p95 "cold" (first time each person is asked; the OS page cache is not dropped, so this is the
+   first-query-in-this-process figure, not a cold disk) and warm (the same 100 again), and the ratio to a
+   hand-written SQL query returning the same pairs (asserted equal).
+3. Secondary contacts (co-presence of all close contacts of a case, each with its own window, in one query):
+   p95 over 30 cases, with quarantine a day after the case's isolation and with no quarantine at all.
+4. 100 cases at once: find_contacts (close by scans + same unit + dormitory + secondary) for 100 cases, total.
+5. The contacts page of a case with 1,000 contacts: p95 over 30 requests through the Django test client.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checkin_common import insert_people, organization, percentile, prepare_database, say
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from fangkong.access.models import Venue
+from fangkong.people.models import Person
+from fangkong.tracing import rules, selectors, services
+from fangkong.tracing.models import Case, Contact
+
+PEOPLE, UNITS, VENUES, DAYS, TARGET_SCANS = 100_000, 500, 2_000, 30, 10_000_000
+COPY_SECONDS = float(os.environ.get("BENCH_COPY_SECONDS", "300"))
+KINDS = ["gate", "canteen", "building", "workshop", "meeting_room", "dormitory"]
+# Typical stays per kind (minutes): lunch, an office visit, a shift, a meeting, a night.
+STAY = {"gate": (1, 3), "canteen": (15, 45), "building": (30, 240), "workshop": (120, 480),
+        "meeting_room": (30, 120), "dormitory": (240, 600)}
+COLUMNS = ["organization_id", "venue_id", "person_id", "direction", "at", "health_code", "decision", "reasons",
+           "device_id", "left_at", "estimated_exit", "created_at"]
+ORG_NAME = "流调基准单位"
+
+
+def setup() -> tuple[object, list[int], list[tuple[int, str]]]:
+    prepare_database()
+    org, units = organization(ORG_NAME, UNITS)
+    if Person.objects.filter(organization=org).count() < PEOPLE:
+        say(f"people: {insert_people(org, units, PEOPLE):.1f} s for {PEOPLE:,}")
+    # The shared generator writes a placeholder, not a ciphertext: pages and services that load whole Person rows
+    # decrypt the ID number, so give every bench person the same encrypted placeholder.
+    from fangkong.core import crypto
+
+    with connection.cursor() as cur:
+        cur.execute("UPDATE people_person SET id_number = %s WHERE organization_id = %s AND id_number = 'synthetic'",
+                    [crypto.encrypt("000000000000000000"), org.pk])
+    person_ids = list(Person.objects.filter(organization=org).order_by("id").values_list("id", flat=True)[:PEOPLE])
+    have = Venue.objects.filter(organization=org).count()
+    if have < VENUES:
+        Venue.objects.bulk_create([Venue(organization=org, name=f"场所{i:04d}", kind=KINDS[i % len(KINDS)],
+                                         max_stay_minutes=720) for i in range(have, VENUES)])
+    venues = list(Venue.objects.filter(organization=org).order_by("id").values_list("id", "kind")[:VENUES])
+    return org, person_ids, venues
+
+
+def copy_rows(org_id: int, person_ids: list[int], venues: list[tuple[int, str]], n: int, rng: random.Random,
+              start: datetime) -> None:
+    buf = io.StringIO()
+    span = DAYS * 86400
+    now = timezone.now().isoformat()
+    for _ in range(n):
+        vid, kind = venues[int(len(venues) * rng.random() ** 1.5)]
+        at = start + timedelta(seconds=rng.randrange(span))
+        lo, hi = STAY[kind]
+        left = at + timedelta(minutes=rng.randint(lo, hi))
+        buf.write(f"{org_id}\t{vid}\t{rng.choice(person_ids)}\tentry\t{at.isoformat()}\tgreen\tadmit\t[]\tbench\t"
+                  f"{left.isoformat()}\tf\t{now}\n")
+    connection.ensure_connection()
+    with connection.connection.cursor() as cur, cur.copy(
+            f"COPY access_scan ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        copy.write(buf.getvalue())
+
+
+def generate(org_id: int, person_ids: list[int], venues: list[tuple[int, str]]) -> tuple[int, datetime]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*), min(at) FROM access_scan WHERE organization_id = %s", [org_id])
+        have, first = cur.fetchone()
+    start = first or timezone.now() - timedelta(days=DAYS)
+    rng = random.Random(17 + have)
+    t0 = time.perf_counter()
+    while have < TARGET_SCANS and time.perf_counter() - t0 < COPY_SECONDS:
+        n = min(200_000, TARGET_SCANS - have)
+        copy_rows(org_id, person_ids, venues, n, rng, start)
+        have += n
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE access_scan")
+    say(f"scans in table: {have:,} (target {TARGET_SCANS:,}); this run's COPY took {time.perf_counter() - t0:.0f} s")
+    return have, start
+
+
+# The same pairs as selectors.co_presence, written by hand for one person and one window with literal thresholds.
+HAND_SQL = """
+SELECT o.person_id, m.venue_id, GREATEST(m.at, o.at, %(ws)s) AS f,
+       LEAST(m.left_at, o.left_at, m.at + interval '720 minutes', o.at + interval '720 minutes', %(we)s) AS t
+FROM access_scan m
+JOIN access_venue v ON v.id = m.venue_id
+JOIN access_scan o ON o.venue_id = m.venue_id AND o.direction = 'entry' AND o.decision = 'admit'
+                  AND o.at < LEAST(m.left_at, %(we)s) AND o.at > GREATEST(m.at, %(ws)s) - interval '720 minutes'
+WHERE m.person_id = %(pid)s AND m.direction = 'entry' AND m.decision = 'admit' AND m.at < %(we)s
+  AND m.at > %(ws)s - interval '720 minutes' AND o.person_id <> m.person_id
+  AND v.kind IN ('canteen', 'dormitory', 'meeting_room', 'ward', 'workshop', 'building', 'other')
+  AND LEAST(m.left_at, o.left_at, m.at + interval '720 minutes', o.at + interval '720 minutes', %(we)s)
+      - GREATEST(m.at, o.at, %(ws)s)
+      >= (CASE v.kind WHEN 'workshop' THEN 30 WHEN 'building' THEN 60 WHEN 'other' THEN 30 ELSE 15 END)
+         * interval '1 minute'
+"""
+
+
+def hand_pairs(pid: int, ws: datetime, we: datetime) -> set[tuple[int, int, datetime, datetime]]:
+    with connection.cursor() as cur:
+        cur.execute(HAND_SQL, {"pid": pid, "ws": ws, "we": we})
+        return {(o, v, f, t) for o, v, f, t in cur.fetchall()}
+
+
+def timed(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return (time.perf_counter() - t) * 1000, out
+
+
+def main() -> None:
+    org, person_ids, venues = setup()
+    have, start = generate(org.pk, person_ids, venues)
+    rng = random.Random(5)
+    thresholds = dict(rules.DEFAULT_MIN_MINUTES)
+    sample = rng.sample(person_ids, 100)
+    windows = []
+    for pid in sample:
+        ws = start + timedelta(days=rng.randrange(2, DAYS - 5))
+        windows.append(selectors.IndexWindow(pid, ws, ws + timedelta(days=4)))
+
+    cold, warm, hand, sizes = [], [], [], []
+    for w in windows:
+        ms, res = timed(selectors.co_presence, [w], thresholds)
+        cold.append(ms)
+        sizes.append(len(res.get(w.person_id, {})))
+    for w in windows:
+        ms, res = timed(selectors.co_presence, [w], thresholds)
+        warm.append(ms)
+        hms, pairs = timed(hand_pairs, w.person_id, w.start, w.end)
+        hand.append(hms)
+        ours = {(o, e.venue_id, e.start, e.end) for o, es in res.get(w.person_id, {}).items() for e in es}
+        assert ours == pairs, f"person {w.person_id}: {len(ours)} vs {len(pairs)}"
+    say(f"close contacts per case over 100 cases: median {sorted(sizes)[50]}, max {max(sizes)}")
+    say(f"close contacts of one case: p95 cold {percentile(cold, 95):.1f} ms, warm {percentile(warm, 95):.1f} ms; "
+        f"hand-written SQL p95 {percentile(hand, 95):.1f} ms; ratio (warm p95) "
+        f"{percentile(warm, 95) / percentile(hand, 95):.2f}x")
+
+    # Secondary: all close contacts of a case, each with its own window from its first exposure to its quarantine.
+    # Typical: contacts quarantined the day after the case's isolation; worst: nobody quarantined until the end of data.
+    now = start + timedelta(days=DAYS)
+    for label, end_of in (("quarantined a day after the case's isolation", lambda w: w.end + timedelta(days=1)),
+                          ("never quarantined (to the end of the data)", lambda w: now)):
+        second, second_sizes = [], []
+        for w in windows[:30]:
+            close = selectors.co_presence([w], thresholds).get(w.person_id, {})
+            wins = [selectors.IndexWindow(pid, min(e.start for e in es), end_of(w)) for pid, es in close.items()]
+            ms, res = timed(selectors.co_presence, wins, thresholds)
+            second.append(ms)
+            second_sizes.append(len({o for others in res.values() for o in others}))
+        say(f"secondary contacts, {label}: p95 {percentile(second, 95):.0f} ms over 30 cases "
+            f"(median {sorted(second_sizes)[15]} people found per case)")
+
+    # 100 cases at once: the reads of trace_run (scans, unit, dormitory, secondary) for 100 cases.
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.filter(username="bench-tracing").first() or \
+        get_user_model().objects.create_superuser("bench-tracing", password="pw-bench")
+    Case.objects.filter(organization=org).delete()
+    cases = []
+    for w in windows:
+        onset = timezone.localtime(w.start).date() + timedelta(days=2)
+        cases.append(Case.objects.create(organization=org, person_id=w.person_id, status="confirmed",
+                                         onset_date=onset, report_date=onset, isolated_at=w.end))
+    t = time.perf_counter()
+    total = 0
+    for c in Case.objects.filter(pk__in=[c.pk for c in cases]).select_related("person"):
+        params = services.trace_params(c, {})
+        # Traced the day after the isolation: secondary windows of unquarantined contacts end then.
+        _window, found = services.find_contacts(case=c, params=params, now=c.isolated_at + timedelta(days=1))
+        total += len(found)
+    say(f"100 cases at once (close + same unit + dormitory + secondary, reads): {time.perf_counter() - t:.1f} s, "
+        f"{total:,} contacts")
+
+    # Contacts page with 1,000 contacts.
+    case = cases[0]
+    Contact.objects.filter(case=case).delete()
+    ev = [{"kind": "co_presence", "venue_id": venues[1][0], "from": start.isoformat(),
+           "to": (start + timedelta(minutes=30)).isoformat(), "minutes": 30}]
+    Contact.objects.bulk_create([Contact(case=case, person_id=pid, degree=1 + (i % 2), evidence=ev,
+                                         via_person_id=person_ids[0] if i % 2 else None, is_new=i % 3 == 0)
+                                 for i, pid in enumerate(rng.sample(person_ids, 1000))])
+    client = Client()
+    client.force_login(admin)
+    url = f"/tracing/cases/{case.pk}/"
+    client.get(url)
+    page = []
+    for i in range(30):
+        ms, r = timed(client.get, url + f"?page={1 + i % 10}")
+        assert r.status_code == 200
+        page.append(ms)
+    say(f"contacts page, case with 1,000 contacts (100 per page): p95 {percentile(page, 95):.0f} ms over 30 requests")
+    say(json.dumps({"scans": have, "cold_p95_ms": round(percentile(cold, 95), 1),
+                    "warm_p95_ms": round(percentile(warm, 95), 1), "hand_p95_ms": round(percentile(hand, 95), 1),
+                    "page_p95_ms": round(percentile(page, 95))}))
+
+
+if __name__ == "__main__":
+    main()

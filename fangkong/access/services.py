@@ -1,0 +1,747 @@
+"""Writes of entry control: venues and their codes, scans (one or a batch), health codes seen at the gate, visits,
+vehicle passes. Scans are the hot path: a batch reads every venue, person, open interval, approved visit and replay
+with one query each and inserts with one statement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core import signing
+from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from fangkong.access import rules
+from fangkong.access.models import AccessSetting, PassCode, Scan, VehiclePass, Venue, Visit
+from fangkong.core import crypto
+from fangkong.core.audit import audit_record
+from fangkong.core.errors import NotFound, ServiceError
+from fangkong.people import rules as people_rules
+from fangkong.people.models import Person
+from fangkong.tenancy.models import Organization
+
+VENUE_SALT = "fangkong.venue"
+PASS_SALT = "fangkong.pass"
+BOOK_SALT = "fangkong.book"
+VISIT_SALT = "fangkong.visitpass"
+PASS_TTL = timedelta(minutes=5)
+BATCH_LIMIT = 1000
+# An approved visit lets the visitor in from two hours before its window until its end.
+VISIT_EARLY = timedelta(hours=2)
+
+
+def _fail(field_name: str, message: str) -> ServiceError:
+    return ServiceError(message, {field_name: [message]})
+
+
+# --- settings ------------------------------------------------------------------------------------------------------
+
+
+_SETTINGS_CACHE: dict[int, tuple[float, AccessSetting]] = {}
+SETTINGS_TTL = 30.0
+
+
+def setting_for(organization_id: int) -> AccessSetting:
+    """The organisation's switches; defaults (37.3 ℃, refuse unknown) when it never saved any.
+
+    Every scan reads them, so each process keeps them for 30 seconds: a changed threshold applies within that time
+    everywhere (at once in the process that saved it).
+    """
+    hit = _SETTINGS_CACHE.get(organization_id)
+    # Not in tests: rolled-back test transactions (and SQLite's reused ids) would leave stale entries behind.
+    if hit and not django_settings.TESTING and time.monotonic() - hit[0] < SETTINGS_TTL:
+        return hit[1]
+    setting = AccessSetting.objects.filter(organization_id=organization_id).first()
+    setting = setting or AccessSetting(organization_id=organization_id)
+    _SETTINGS_CACHE[organization_id] = (time.monotonic(), setting)
+    return setting
+
+
+@transaction.atomic
+def setting_update(*, organization: Organization, actor: Any, fever_threshold: Decimal, refuse_unknown: bool
+                   ) -> AccessSetting:
+    threshold = Decimal(fever_threshold)
+    if not Decimal("36.5") <= threshold <= Decimal("39"):
+        raise _fail("fever_threshold", "发热阈值应在 36.5–39.0℃ 之间")
+    setting, _ = AccessSetting.objects.get_or_create(organization=organization)
+    old = {"fever_threshold": str(setting.fever_threshold), "refuse_unknown": setting.refuse_unknown}
+    setting.fever_threshold, setting.refuse_unknown = threshold, refuse_unknown
+    setting.save()
+    new = {"fever_threshold": str(threshold), "refuse_unknown": refuse_unknown}
+    _SETTINGS_CACHE.pop(organization.pk, None)
+    transaction.on_commit(lambda: _SETTINGS_CACHE.pop(organization.pk, None))
+    audit_record(actor=actor, action="access.settings", obj=setting, organization_id=organization.pk,
+                 changes={k: [old[k], new[k]] for k in new if old[k] != new[k]})
+    return setting
+
+
+# --- venues and their codes ----------------------------------------------------------------------------------------
+
+
+def _venue_values(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if "name" in out:
+        out["name"] = " ".join(str(out["name"] or "").split())
+        if not out["name"]:
+            raise _fail("name", "场所名称不能为空")
+    if "kind" in out and out["kind"] not in Venue.Kind.values:
+        raise _fail("kind", f"场所类型“{out['kind']}”无效，可选：{'、'.join(Venue.Kind.values)}")
+    if out.get("capacity") is not None and int(out["capacity"]) < 1:
+        raise _fail("capacity", "容量应为正整数，不限容量请留空")
+    if "max_stay_minutes" in out and not 5 <= int(out["max_stay_minutes"]) <= 7 * 24 * 60:
+        raise _fail("max_stay_minutes", "最长停留应在 5 分钟到 7 天之间")
+    return out
+
+
+@transaction.atomic
+def venue_create(*, organization: Organization, actor: Any, **values: Any) -> Venue:
+    cleaned = _venue_values(values)
+    if Venue.objects.filter(organization=organization, name=cleaned.get("name")).exists():
+        raise _fail("name", f"本单位已有名为“{cleaned.get('name')}”的场所")
+    venue = Venue.objects.create(organization=organization, **cleaned)
+    audit_record(actor=actor, action="venue.create", obj=venue, organization_id=organization.pk,
+                 changes={k: [None, str(v)] for k, v in cleaned.items()})
+    return venue
+
+
+@transaction.atomic
+def venue_update(*, venue: Venue, actor: Any, **values: Any) -> Venue:
+    cleaned = _venue_values(values)
+    if "name" in cleaned and Venue.objects.filter(
+            organization_id=venue.organization_id, name=cleaned["name"]).exclude(pk=venue.pk).exists():
+        raise _fail("name", f"本单位已有名为“{cleaned['name']}”的场所")
+    changes = {k: [str(getattr(venue, k)), str(v)] for k, v in cleaned.items() if getattr(venue, k) != v}
+    for key, value in cleaned.items():
+        setattr(venue, key, value)
+    venue.save()
+    if changes:
+        audit_record(actor=actor, action="venue.update", obj=venue, organization_id=venue.organization_id,
+                     changes=changes)
+    return venue
+
+
+@transaction.atomic
+def venue_rotate_code(*, venue: Venue, actor: Any) -> Venue:
+    """A new code version: posters printed before stop working (e.g. a photo of the code was shared around)."""
+    old = venue.code_version
+    Venue.objects.filter(pk=venue.pk).update(code_version=old + 1)
+    venue.code_version = old + 1
+    audit_record(actor=actor, action="venue.rotate_code", obj=venue, organization_id=venue.organization_id,
+                 changes={"code_version": [old, old + 1]})
+    return venue
+
+
+def venue_token(venue: Venue) -> str:
+    return signing.dumps([venue.pk, venue.code_version], salt=VENUE_SALT, compress=True)
+
+
+def venue_from_token(token: str, *, queryset: Any = None) -> Venue:
+    """The venue a scanned code names. Forged, altered, rotated-away or retired codes each get their own message."""
+    try:
+        venue_id, version = signing.loads(token, salt=VENUE_SALT)
+    except signing.BadSignature:
+        raise _fail("venue_token", "场所码无效：签名校验失败，可能是伪造或被篡改的二维码") from None
+    except (ValueError, TypeError):
+        raise _fail("venue_token", "场所码无效：内容无法识别") from None
+    qs = queryset if queryset is not None else Venue.objects.all()
+    venue = qs.select_related("organization").filter(pk=venue_id).first()
+    if venue is None:
+        raise NotFound("场所码对应的场所不存在或无权访问")
+    if venue.code_version != version:
+        raise _fail("venue_token", f"场所码已更换（{venue.name}），请扫描现场张贴的最新场所码")
+    if not venue.active:
+        raise _fail("venue_token", f"场所“{venue.name}”已停用")
+    return venue
+
+
+def occupancy(venue: Venue, now: datetime | None = None) -> int:
+    """People inside: admitted entries without an exit, within the venue's maximum stay."""
+    now = now or timezone.now()
+    return Scan.objects.filter(
+        venue=venue, direction=Scan.Direction.ENTRY, decision=Scan.Decision.ADMIT, left_at__isnull=True,
+        at__gte=now - timedelta(minutes=venue.max_stay_minutes), at__lte=now,
+    ).count()
+
+
+# --- personal pass codes -------------------------------------------------------------------------------------------
+
+
+def pass_token(person: Person) -> str:
+    """The QR on the member's phone: signed, carries the time it was made, valid for five minutes."""
+    return signing.dumps([person.pk], salt=PASS_SALT, compress=True)
+
+
+@transaction.atomic
+def pass_code_issue(*, person: Person, now: datetime | None = None) -> PassCode:
+    """A short code to type at the gate. Reuses the current one while more than a minute of it is left."""
+    now = now or timezone.now()
+    PassCode.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
+    current = PassCode.objects.filter(person=person, expires_at__gt=now + timedelta(minutes=1)).first()
+    if current:
+        return current
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return PassCode.objects.create(code=rules.new_pass_code(), person=person, expires_at=now + PASS_TTL)
+        except IntegrityError:
+            continue
+    raise ServiceError("通行码生成失败，请刷新重试")
+
+
+def person_from_pass(value: str, *, people: Any, now: datetime | None = None) -> Person:
+    """The person behind a scanned QR token or a typed short code, among `people` (the gatekeeper's scope)."""
+    now = now or timezone.now()
+    value = (value or "").strip()
+    if not value:
+        raise _fail("code", "请扫描或输入通行码")
+    if rules.looks_like_pass_code(value):
+        row = PassCode.objects.filter(code=rules.normalise_pass_code(value)).first()
+        if row is None:
+            raise _fail("code", f"通行码 {value} 不存在，请核对后重新输入")
+        if row.expires_at < now:
+            raise _fail("code", "通行码已过期，请让对方刷新手机上的通行码")
+        person_id = row.person_id
+    else:
+        try:
+            (person_id,) = signing.loads(value, salt=PASS_SALT, max_age=PASS_TTL)
+        except signing.SignatureExpired:
+            raise _fail("code", "通行码已过期，请让对方刷新手机上的通行码") from None
+        except (signing.BadSignature, ValueError, TypeError):
+            raise _fail("code", "通行码无效：签名校验失败，可能是伪造或截图篡改") from None
+    person = people.filter(pk=person_id).first()
+    if person is None:
+        raise NotFound("通行码对应的人员不在本单位台账中")
+    return person
+
+
+# --- health code seen at the gate ----------------------------------------------------------------------------------
+
+
+HEALTH_CODE_REFRESH = timedelta(hours=1)
+
+
+def people_set_health_codes(*, observations: dict[int, tuple[Person, str, datetime]], actor: Any) -> int:
+    """Record the colours the gatekeepers saw ({person id: (person, colour, when)}), in one UPDATE.
+
+    Late uploads never overwrite a newer observation; an unchanged colour seen again within the hour is not
+    rewritten (the hot path would otherwise write every person on every scan). Colour changes are audited in the
+    caller's transaction: one event per person when one changed, else one event listing every change of the
+    upload. Returns the number of people whose colour changed.
+    """
+    changed: list[tuple[Person, str]] = []
+    rows: list[Person] = []
+    for person, code, at in observations.values():
+        if person.health_code_at and person.health_code_at >= at:
+            continue
+        fresh = person.health_code_at and at - person.health_code_at < HEALTH_CODE_REFRESH
+        if code == person.health_code and fresh:
+            continue
+        if code != person.health_code:
+            changed.append((person, person.health_code))
+        person.health_code, person.health_code_at = code, at
+        rows.append(person)
+    if rows and connection.vendor == "postgresql":
+        # One UPDATE … FROM unnest(): bulk_update's CASE WHEN per row costs milliseconds of Python per person.
+        with connection.cursor() as cur:
+            cur.execute(
+                f"UPDATE {Person._meta.db_table} AS p SET health_code = v.code, health_code_at = v.at "
+                "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS v(id, code, at) WHERE p.id = v.id",
+                [[p.pk for p in rows], [p.health_code for p in rows], [p.health_code_at for p in rows]],
+            )
+    elif rows:
+        Person.objects.bulk_update(rows, ["health_code", "health_code_at"])
+    if len(changed) == 1:
+        person, old = changed[0]
+        audit_record(actor=actor, action="person.health_code", obj=person, organization_id=person.organization_id,
+                     changes={"health_code": [old, person.health_code]})
+    elif changed:
+        audit_record(
+            actor=actor, action="person.health_code", object_type="people.person",
+            object_repr=f"{len(changed)} 人的健康码", organization_id=changed[0][0].organization_id,
+            changes={f"{p.pk} {p.name}": [old, p.health_code] for p, old in changed},
+        )
+    return len(changed)
+
+
+# --- scans ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanInput:
+    person_id: int
+    at: datetime
+    venue_id: int | None = None
+    venue_token: str = ""
+    direction: str = "entry"
+    temperature: Decimal | None = None
+    health_code: str = ""
+    device_id: str = ""
+    client_key: str | None = None
+
+
+@dataclass
+class ScanResult:
+    index: int
+    ok: bool
+    scan: Scan | None = None
+    replay: bool = False
+    message: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    status: int = 400
+
+
+def _item_error(index: int, field_name: str, message: str, status: int = 400) -> ScanResult:
+    return ScanResult(index, False, message=message, errors={field_name: [message]}, status=status)
+
+
+def _facts(person: Person, approved: bool) -> rules.PersonFacts:
+    return rules.PersonFacts(
+        known=person.is_active, is_visitor=person.kind == Person.Kind.VISITOR, has_approved_visit=approved,
+        measure_kind=person.measure_kind, measure_until=person.measure_until,
+        symptomatic=person.symptomatic_since is not None, health_code=person.health_code,
+        health_code_at=person.health_code_at,
+    )
+
+
+def _to_aware(at: datetime) -> datetime:
+    return timezone.make_aware(at) if timezone.is_naive(at) else at
+
+
+def scans_record(*, items: Sequence[ScanInput], actor: Any, venues: Any, people: Any,
+                 now: datetime | None = None) -> list[ScanResult]:
+    """Record scans; `venues` and `people` are the caller's scope (QuerySets), so anything outside it is 'not found'.
+
+    Valid items are stored even when others fail. Items are paired in time order, so an exit in the same batch as
+    its entry closes it. A (device_id, client_key) seen before returns the first result and stores nothing.
+    """
+    now = now or timezone.now()
+    if len(items) > BATCH_LIMIT:
+        raise _fail("items", f"一次最多上传 {BATCH_LIMIT} 条，实为 {len(items)} 条，请分批上传")
+    # No savepoint on the common path: an outer atomic block (a caller's transaction, if any, becomes a savepoint).
+    # A single scan skips the replay look-up and lets the unique index catch a replay (the rare case): one round
+    # trip less on the hot path. A batch checks first, since one replay would otherwise redo the whole batch.
+    try:
+        with transaction.atomic():
+            return _record(items, actor, venues, people, now, check_replays=len(items) > 1)
+    except IntegrityError:
+        pass
+    # A replay, or a concurrent upload stored one of our client keys between our check and our insert: run again
+    # with the look-up, and those items come back as replays.
+    with transaction.atomic():
+        return _record(items, actor, venues, people, now, check_replays=True)
+
+
+def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: Any, now: datetime,
+            check_replays: bool = True) -> list[ScanResult]:
+    results: list[ScanResult | None] = [None] * len(items)
+
+    # Replays: one query for every (device, key) pair of the batch.
+    keyed = {(i.device_id or "", i.client_key) for i in items if i.client_key}
+    previous: dict[tuple[str, str], Scan] = {}
+    if keyed and check_replays:
+        # Two IN lists on the (device_id, client_key) unique index, then the exact pairs in Python: a thousand
+        # OR-ed pairs plan far slower than this.
+        candidates = Scan.objects.filter(device_id__in={d for d, _ in keyed}, client_key__in={k for _, k in keyed})
+        previous = {(s.device_id, s.client_key): s for s in candidates if (s.device_id, s.client_key) in keyed}
+
+    # Venues by id and by token, one query.
+    token_ids: dict[int, int] = {}
+    parsed_tokens: dict[int, tuple[int, int]] = {}
+    for idx, item in enumerate(items):
+        if item.venue_id is None and item.venue_token:
+            try:
+                venue_id, version = signing.loads(item.venue_token, salt=VENUE_SALT)
+                parsed_tokens[idx] = (int(venue_id), int(version))
+                token_ids[idx] = int(venue_id)
+            except signing.BadSignature:
+                results[idx] = _item_error(idx, "venue_token", "场所码无效：签名校验失败，可能是伪造或被篡改的二维码")
+            except (ValueError, TypeError):
+                results[idx] = _item_error(idx, "venue_token", "场所码无效：内容无法识别")
+    venue_ids = {i.venue_id for i in items if i.venue_id is not None} | set(token_ids.values())
+    venues = {v.pk: v for v in venues_qs.filter(pk__in=venue_ids)} if venue_ids else {}
+    person_ids = {i.person_id for i in items}
+    # The decision never needs the encrypted ID number or phone: skip reading and decrypting them.
+    people = ({p.pk: p for p in people_qs.filter(pk__in=person_ids).defer("id_number", "phone")}
+              if person_ids else {})
+
+    visitor_ids = [p.pk for p in people.values() if p.kind == Person.Kind.VISITOR]
+    visits: dict[int, list[Visit]] = {}
+    if visitor_ids:
+        for v in Visit.objects.filter(visitor_id__in=visitor_ids,
+                                      status__in=[Visit.Status.APPROVED, Visit.Status.ARRIVED]):
+            visits.setdefault(v.visitor_id, []).append(v)
+
+    # Open intervals of the (venue, person) pairs that exit in this batch.
+    exit_pairs = {(i.venue_id or token_ids.get(idx), i.person_id) for idx, i in enumerate(items)
+                  if i.direction == Scan.Direction.EXIT}
+    open_entries: dict[tuple[int, int], Scan] = {}
+    if exit_pairs:
+        # Open entries live in a small partial index; filter by person there and keep the exact pairs.
+        for entry in Scan.objects.filter(person_id__in={p for _, p in exit_pairs}, direction="entry",
+                                         decision="admit", left_at__isnull=True).order_by("at"):
+            if (entry.venue_id, entry.person_id) in exit_pairs:
+                open_entries[(entry.venue_id, entry.person_id)] = entry  # the latest open entry wins
+
+    settings_cache: dict[int, AccessSetting] = {}
+    new_scans: list[tuple[int, Scan]] = []
+    closed_existing: list[Scan] = []
+    in_batch_links: list[tuple[Scan, Scan]] = []
+    seen_keys: dict[tuple[str, str], int] = {}
+    fever: list[Scan] = []
+    codes_seen: dict[int, tuple[Person, str, datetime]] = {}
+    order = sorted(range(len(items)), key=lambda k: _to_aware(items[k].at))
+    for idx in order:
+        if results[idx] is not None:
+            continue
+        item = items[idx]
+        key = (item.device_id or "", item.client_key) if item.client_key else None
+        if key and key in previous:
+            results[idx] = ScanResult(idx, True, previous[key], replay=True)
+            continue
+        if key and key in seen_keys:
+            results[idx] = ScanResult(idx, True, None, replay=True, message=f"与第 {seen_keys[key] + 1} 条重复")
+            continue
+        venue_id = item.venue_id if item.venue_id is not None else token_ids.get(idx)
+        venue = venues.get(venue_id) if venue_id is not None else None
+        if venue is None:
+            field_name = "venue_id" if item.venue_id is not None else "venue_token"
+            if item.venue_id is None and not item.venue_token:
+                results[idx] = _item_error(idx, "venue_id", "缺少场所：请提供 venue_id 或 venue_token")
+            else:
+                results[idx] = _item_error(idx, field_name, f"场所 {venue_id} 不存在或无权访问", 404)
+            continue
+        if idx in parsed_tokens and parsed_tokens[idx][1] != venue.code_version:
+            results[idx] = _item_error(idx, "venue_token", f"场所码已更换（{venue.name}），请扫描最新的场所码")
+            continue
+        if not venue.active:
+            results[idx] = _item_error(idx, "venue_id", f"场所“{venue.name}”已停用")
+            continue
+        person = people.get(item.person_id)
+        if person is None or person.organization_id != venue.organization_id:
+            results[idx] = _item_error(idx, "person_id", f"人员 {item.person_id} 不在该场所所属单位的台账中", 404)
+            continue
+        at = _to_aware(item.at)
+        try:
+            rules.check_time(at, now)
+            temperature = rules.check_temperature(item.temperature)
+            health_code = rules.check_health_code(item.health_code)
+        except (ValueError, InvalidOperation) as exc:
+            field_name = "at" if "时间" in str(exc) else "temperature" if "体温" in str(exc) else "health_code"
+            results[idx] = _item_error(idx, field_name, str(exc))
+            continue
+        if item.direction not in Scan.Direction.values:
+            results[idx] = _item_error(idx, "direction", "方向应为 entry（进入）或 exit（离开）")
+            continue
+        scan = Scan(
+            organization_id=venue.organization_id, venue=venue, person=person, direction=item.direction, at=at,
+            temperature=temperature, health_code=health_code, device_id=item.device_id or "",
+            client_key=item.client_key or None, recorded_by=actor if getattr(actor, "is_authenticated", False)
+            else None,
+        )
+        if item.direction == Scan.Direction.EXIT:
+            entry = open_entries.get((venue.pk, person.pk))
+            if entry is None or entry.at > at:
+                results[idx] = _item_error(
+                    idx, "direction", f"{person.name} 在“{venue.name}”没有未结束的进入记录，无法登记离开")
+                continue
+            decision = rules.exit_decision()
+            entry.left_at, entry.estimated_exit = at, False
+            if entry.pk:
+                scan.entry_id = entry.pk
+                closed_existing.append(entry)
+            else:
+                in_batch_links.append((scan, entry))
+            del open_entries[(venue.pk, person.pk)]
+        else:
+            setting = settings_cache.get(venue.organization_id)
+            if setting is None:
+                setting = settings_cache[venue.organization_id] = setting_for(venue.organization_id)
+            approved = any(v.starts_at - VISIT_EARLY <= at <= v.ends_at for v in visits.get(person.pk, []))
+            decision = rules.decide_entry(
+                _facts(person, approved), temperature=temperature, health_code=health_code,
+                threshold=setting.fever_threshold, today=timezone.localdate(at), now=at,
+                refuse_unknown=setting.refuse_unknown,
+            )
+            if decision.admit:
+                open_entries[(venue.pk, person.pk)] = scan
+            if decision.fever:
+                fever.append(scan)
+        scan.decision = decision.value
+        scan.reasons = decision.reasons_json()
+        if health_code:
+            seen = codes_seen.get(person.pk)
+            if seen is None or seen[2] < at:
+                codes_seen[person.pk] = (person, health_code, at)
+        new_scans.append((idx, scan))
+        if key:
+            seen_keys[key] = idx
+        results[idx] = ScanResult(idx, True, scan)
+
+    if new_scans:
+        Scan.objects.bulk_create([s for _, s in new_scans])
+    if codes_seen:
+        people_set_health_codes(observations=codes_seen, actor=actor)
+    if closed_existing:
+        Scan.objects.bulk_update(closed_existing, ["left_at", "estimated_exit"])
+    if in_batch_links:
+        for exit_scan, entry in in_batch_links:
+            exit_scan.entry_id = entry.pk
+        Scan.objects.bulk_update([e for _, e in in_batch_links] + [x for x, _ in in_batch_links],
+                                 ["left_at", "estimated_exit", "entry"])
+    for scan in fever:
+        fever_alert(scan)
+    visits_mark_arrived([s for _, s in new_scans if s.person.kind == Person.Kind.VISITOR])
+    # In-batch duplicates point at the scan their first occurrence stored.
+    for idx, res in enumerate(results):
+        if res is not None and res.replay and res.scan is None:
+            item = items[idx]
+            first = results[seen_keys[(item.device_id or "", item.client_key)]]
+            res.scan = first.scan if first else None
+    return [r for r in results if r is not None]
+
+
+def scan_record(*, actor: Any, venues: Any, people: Any, now: datetime | None = None, **values: Any
+                ) -> tuple[Scan, bool]:
+    """One scan; raises the item's error. Returns (scan, replay)."""
+    (result,) = scans_record(items=[ScanInput(**values)], actor=actor, venues=venues, people=people, now=now)
+    if not result.ok:
+        if result.status == 404:
+            raise NotFound(result.message)
+        raise ServiceError(result.message, result.errors)
+    assert result.scan is not None
+    return result.scan, result.replay
+
+
+def fever_alert(scan: Scan) -> None:
+    """Tell the prevention office (the organisation's admins) at once; seed 004: the person goes to the fever
+    clinic, escorted, not home."""
+    from fangkong.notify.recipients import org_admins
+    from fangkong.notify.services import notify_send
+
+    person, venue = scan.person, scan.venue
+    organization = Organization.objects.get(pk=scan.organization_id)
+    temp = f"{scan.temperature:.1f}"
+    notify_send(
+        recipients=org_admins(organization),
+        title={"zh-hans": f"发热预警：{person.name} 在{venue.name}测温 {temp}℃",
+               "en": f"Fever alert: {person.name} at {venue.name}, {temp}°C"},
+        body={"zh-hans": f"{person.name}于 {timezone.localtime(scan.at):%m-%d %H:%M} 在{venue.name}测温 {temp}℃，"
+                         "已拒绝进入。请安排专人陪同到发热门诊就诊，做好登记和后续跟踪。",
+              "en": f"{person.name} measured {temp}°C at {venue.name} and was refused entry. Escort them to the "
+                    "fever clinic and follow up."},
+        link=reverse("access:scan_list") + f"?person={person.pk}",
+        level="alert", organization_id=scan.organization_id, event="access.fever",
+        dedupe_key=f"access.fever.{scan.pk}",
+    )
+
+
+@transaction.atomic
+def close_overdue_entries(*, now: datetime | None = None) -> int:
+    """Close intervals whose exit never came: left_at = entry + the venue's maximum stay, marked estimated."""
+    now = now or timezone.now()
+    closed = 0
+    for venue in Venue.objects.filter(
+            scans__direction="entry", scans__decision="admit", scans__left_at__isnull=True).distinct():
+        overdue = list(Scan.objects.filter(
+            venue=venue, direction="entry", decision="admit", left_at__isnull=True,
+            at__lt=now - timedelta(minutes=venue.max_stay_minutes),
+        ))
+        for scan in overdue:
+            scan.left_at = scan.at + timedelta(minutes=venue.max_stay_minutes)
+            scan.estimated_exit = True
+        Scan.objects.bulk_update(overdue, ["left_at", "estimated_exit"])
+        closed += len(overdue)
+    return closed
+
+
+# --- visitors ------------------------------------------------------------------------------------------------------
+
+
+def book_token(organization: Organization) -> str:
+    return signing.dumps([organization.pk], salt=BOOK_SALT)
+
+
+def organization_from_book_token(token: str) -> Organization:
+    try:
+        (org_id,) = signing.loads(token, salt=BOOK_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise NotFound("预约链接无效") from None
+    org = Organization.objects.filter(pk=org_id, is_active=True).first()
+    if org is None:
+        raise NotFound("预约链接无效")
+    return org
+
+
+def visit_token(visit: Visit) -> str:
+    return signing.dumps([visit.pk], salt=VISIT_SALT)
+
+
+def visit_from_token(token: str) -> Visit:
+    try:
+        (visit_id,) = signing.loads(token, salt=VISIT_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise NotFound("访客通行证链接无效") from None
+    visit = Visit.objects.select_related("visitor", "host", "organization").filter(pk=visit_id).first()
+    if visit is None:
+        raise NotFound("访客通行证链接无效")
+    return visit
+
+
+def visitor_find_or_create(*, organization: Organization, name: str, id_number: str, phone: str,
+                           id_type: str = Person.IdType.RESIDENT_ID, actor: Any = None) -> Person:
+    """A visitor becomes (or is found as) a ledger person of kind visitor, de-duplicated by ID-number HMAC."""
+    from fangkong.people.services import person_create
+
+    try:
+        info = people_rules.check_id_number(id_type, id_number)
+    except ValueError as exc:
+        raise _fail("id_number", f"身份证号：{exc}") from None
+    existing = Person.objects.filter(organization=organization,
+                                     id_number_hash=crypto.lookup_hash(info.number)).first()
+    if existing:
+        return existing
+    return person_create(organization=organization, actor=actor or "访客自助登记", name=name, id_number=info.number,
+                         id_type=id_type, phone=phone, kind=Person.Kind.VISITOR)
+
+
+@transaction.atomic
+def visit_book(*, organization: Organization, host: Person, name: str, id_number: str, phone: str, purpose: str,
+               starts_at: datetime, ends_at: datetime, company: str = "", places_14d: str = "",
+               health_code: str = "", actor: Any = None) -> Visit:
+    if host.organization_id != organization.pk or not host.is_active:
+        raise _fail("host", "被访人不在本单位台账中")
+    if not (purpose or "").strip():
+        raise _fail("purpose", "请填写来访事由")
+    if ends_at <= starts_at:
+        raise _fail("ends_at", "预约结束时间应晚于开始时间")
+    if ends_at < timezone.now():
+        raise _fail("ends_at", "预约时间已过，请重新选择")
+    try:
+        health_code = rules.check_health_code(health_code)
+        people_rules.check_phone(phone)
+    except ValueError as exc:
+        raise _fail("health_code" if "健康码" in str(exc) else "phone", str(exc)) from None
+    if not phone:
+        raise _fail("phone", "请填写手机号，便于被访人联系")
+    visitor = visitor_find_or_create(organization=organization, name=name, id_number=id_number, phone=phone,
+                                     actor=actor)
+    visit = Visit.objects.create(
+        organization=organization, visitor=visitor, host=host, company=company.strip(), purpose=purpose.strip(),
+        starts_at=starts_at, ends_at=ends_at, places_14d=places_14d.strip(), health_code=health_code,
+    )
+    audit_record(actor=actor or "访客自助预约", action="visit.book", obj=visit, organization_id=organization.pk,
+                 changes={"host": [None, host.name], "starts_at": [None, starts_at.isoformat()]})
+    if host.user_id:
+        from fangkong.notify.services import notify_send
+
+        notify_send(
+            recipients=[host.user],
+            title={"zh-hans": f"访客预约待审批：{visitor.name}", "en": f"Visit request: {visitor.name}"},
+            body={"zh-hans": f"{visitor.name}（{company or '个人'}）预约 {timezone.localtime(starts_at):%m-%d %H:%M} "
+                             f"来访，事由：{purpose}", "en": f"{visitor.name} asks to visit: {purpose}"},
+            link=reverse("access:visit_list"), level="info", organization_id=organization.pk,
+            event="access.visit_booked", dedupe_key=f"access.visit.{visit.pk}.booked",
+        )
+    return visit
+
+
+@transaction.atomic
+def visit_decide(*, visit: Visit, approve: bool, actor: Any, note: str = "") -> Visit:
+    if visit.status != Visit.Status.PENDING:
+        raise _fail("status", f"该预约当前为“{visit.get_status_display()}”，不能再审批")
+    visit.status = Visit.Status.APPROVED if approve else Visit.Status.REFUSED
+    visit.decided_by, visit.decided_at, visit.decision_note = actor, timezone.now(), note.strip()[:200]
+    visit.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"])
+    audit_record(actor=actor, action="visit.approve" if approve else "visit.refuse", obj=visit,
+                 organization_id=visit.organization_id, changes={"status": ["pending", visit.status]})
+    return visit
+
+
+@transaction.atomic
+def visit_cancel(*, visit: Visit, actor: Any) -> Visit:
+    if visit.status in (Visit.Status.ARRIVED, Visit.Status.CANCELLED):
+        raise _fail("status", f"该预约当前为“{visit.get_status_display()}”，不能取消")
+    old = visit.status
+    visit.status = Visit.Status.CANCELLED
+    visit.save(update_fields=["status", "updated_at"])
+    audit_record(actor=actor, action="visit.cancel", obj=visit, organization_id=visit.organization_id,
+                 changes={"status": [old, visit.status]})
+    return visit
+
+
+def visits_mark_arrived(scans: Iterable[Scan]) -> None:
+    """An admitted visitor's approved visit becomes 'arrived'."""
+    for scan in scans:
+        if scan.decision == "admit" and scan.direction == "entry" and scan.person.kind == Person.Kind.VISITOR:
+            Visit.objects.filter(visitor_id=scan.person_id, status=Visit.Status.APPROVED,
+                                 starts_at__lte=scan.at + VISIT_EARLY, ends_at__gte=scan.at).update(
+                status=Visit.Status.ARRIVED, arrived_at=scan.at)
+
+
+# --- vehicles ------------------------------------------------------------------------------------------------------
+
+_VEHICLE_FIELDS = ("plate", "driver", "origin", "destination", "cargo", "time_in", "time_out", "disinfected",
+                   "disinfected_by", "disinfectant", "disinfected_at")
+
+
+def _vehicle_values(organization_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(_VEHICLE_FIELDS)
+    if unknown:
+        raise ServiceError(f"未知字段：{', '.join(sorted(unknown))}")
+    out = dict(values)
+    if "plate" in out:
+        try:
+            out["plate"] = rules.check_plate(out["plate"])
+        except ValueError as exc:
+            raise _fail("plate", str(exc)) from None
+    if "driver" in out and (out["driver"] is None or out["driver"].organization_id != organization_id):
+        raise _fail("driver", "驾驶员不在本单位台账中，请先登记为访客")
+    if out.get("disinfected"):
+        if not (out.get("disinfected_by") or "").strip():
+            raise _fail("disinfected_by", "已消毒时请填写消毒人")
+        out.setdefault("disinfected_at", timezone.now())
+        if out.get("disinfected_at") is None:
+            out["disinfected_at"] = timezone.now()
+    return out
+
+
+@transaction.atomic
+def vehicle_create(*, organization: Organization, actor: Any, **values: Any) -> VehiclePass:
+    values.setdefault("time_in", timezone.now())
+    cleaned = _vehicle_values(organization.pk, values)
+    if "driver" not in cleaned:
+        raise _fail("driver", "请选择驾驶员")
+    vp = VehiclePass.objects.create(organization=organization, recorded_by=actor if getattr(
+        actor, "is_authenticated", False) else None, **cleaned)
+    audit_record(actor=actor, action="vehicle.create", obj=vp, organization_id=organization.pk,
+                 changes={"plate": [None, vp.plate], "disinfected": [None, vp.disinfected]})
+    return vp
+
+
+@transaction.atomic
+def vehicle_update(*, vehicle: VehiclePass, actor: Any, **values: Any) -> VehiclePass:
+    cleaned = _vehicle_values(vehicle.organization_id, values)
+    if cleaned.get("time_out") and cleaned["time_out"] < cleaned.get("time_in", vehicle.time_in):
+        raise _fail("time_out", "离开时间早于进入时间")
+    changes = {k: [str(getattr(vehicle, k)), str(v)] for k, v in cleaned.items() if getattr(vehicle, k) != v}
+    for key, value in cleaned.items():
+        setattr(vehicle, key, value)
+    vehicle.save()
+    if changes:
+        audit_record(actor=actor, action="vehicle.update", obj=vehicle, organization_id=vehicle.organization_id,
+                     changes=changes)
+    return vehicle
+
+
+@transaction.atomic
+def vehicle_delete(*, vehicle: VehiclePass, actor: Any) -> None:
+    audit_record(actor=actor, action="vehicle.delete", obj=vehicle, organization_id=vehicle.organization_id,
+                 changes={"plate": [vehicle.plate, None]})
+    vehicle.delete()

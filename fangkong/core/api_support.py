@@ -1,0 +1,90 @@
+"""Shared API parts: bearer-token auth, the one error shape, pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer, django_auth
+
+from fangkong.core.errors import ServiceError
+from fangkong.core.tokens import token_user
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = token_user(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+API_AUTH = [BearerToken(), django_auth]
+
+
+class ErrorOut(Schema):
+    message: str
+    errors: dict[str, list[str]] = {}
+
+
+def error_response(api: NinjaAPI, request: HttpRequest, status: int, message: str,
+                   errors: dict[str, list[str]] | None = None) -> HttpResponse:
+    return api.create_response(request, {"message": message, "errors": errors or {}}, status=status)
+
+
+def _loc_to_field(loc: list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "form", "file")]
+    # Ninja nests the body under the parameter name; drop it when it is the schema wrapper.
+    return ".".join(parts[1:] if len(parts) > 1 and parts[0] in ("data", "payload", "body_") else parts) or "body"
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    @api.exception_handler(ServiceError)
+    def service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+        return error_response(api, request, exc.status, exc.message, exc.field_errors)
+
+    @api.exception_handler(NinjaValidationError)
+    def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        errors: dict[str, list[str]] = {}
+        for err in exc.errors:
+            errors.setdefault(_loc_to_field(list(err.get("loc", []))), []).append(str(err.get("msg", "")))
+        first = next(iter(errors.items()), ("body", ["invalid"]))
+        return error_response(api, request, 422, f"输入有误：{first[0]}：{first[1][0]}", errors)
+
+    @api.exception_handler(DjangoValidationError)
+    def django_validation_error(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+        errors = {k: [str(m) for m in v] for k, v in exc.message_dict.items()} if hasattr(exc, "error_dict") else {}
+        return error_response(api, request, 400, "; ".join(str(m) for m in exc.messages), errors)
+
+    @api.exception_handler(Http404)
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return error_response(api, request, 404, "未找到或无权访问")
+
+    @api.exception_handler(PermissionDenied)
+    def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+        return error_response(api, request, 403, f"没有权限：{exc}" if str(exc) else "没有权限")
+
+    @api.exception_handler(AuthenticationError)
+    def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return error_response(api, request, 401, "未登录或令牌无效")
+
+    @api.exception_handler(HttpError)
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        return error_response(api, request, exc.status_code, str(exc))
+
+
+class Page(Schema):
+    count: int
+    limit: int
+    offset: int
+
+
+def paginate(qs: Any, limit: int, offset: int, max_limit: int = 500) -> tuple[list[Any], dict[str, int]]:
+    limit = max(1, min(limit, max_limit))
+    offset = max(0, offset)
+    return list(qs[offset : offset + limit]), {"count": qs.count(), "limit": limit, "offset": offset}

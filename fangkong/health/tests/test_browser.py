@@ -1,0 +1,50 @@
+"""In the browser: a member checks in on a phone; a fever raises the alert the unit leader then sees."""
+
+from __future__ import annotations
+
+import pytest
+
+from fangkong.conftest import make_user
+from fangkong.health.models import Checkin, CheckinSetting
+from fangkong.tenancy import services as tenancy
+from fangkong.tenancy.roles import Role
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def member(world, make_person):
+    CheckinSetting.objects.create(organization=world.factory)
+    user = make_user("ann")
+    tenancy.membership_grant(user=user, role=Role.MEMBER, organization=world.factory, actor=world.admin)
+    make_person(unit=world.workshop1, name="安安", user=user)
+    return user
+
+
+def test_member_checks_in_on_phone_then_leader_sees_fever(live_server, phone_page, page, browser_login, world,
+                                                         member):
+    browser_login(phone_page, live_server, "ann", "pw-ann")
+    phone_page.goto(f"{live_server.url}/health/checkin/")
+    button = phone_page.locator("#all-normal")
+    box = button.bounding_box()
+    assert box is not None and box["width"] > 300  # a thumb-sized button across the phone screen
+    button.click()
+    phone_page.wait_for_selector("#checkin-ok")
+    assert Checkin.objects.filter(person__user=member, abnormal=False).count() == 1
+
+    phone_page.goto(f"{live_server.url}/health/checkin/")
+    phone_page.fill("input[name=temperature]", "38.2")
+    phone_page.locator("label.form-selectgroup-item", has_text="干咳").click()
+    phone_page.click("#submit-details")
+    alert = phone_page.wait_for_selector("#checkin-alert")
+    assert "发热门诊" in alert.inner_text()
+
+    browser_login(page, live_server, "bob", "pw-bob")
+    page.goto(f"{live_server.url}/health/flags/")
+    row = page.locator("#flags-table tbody tr", has_text="安安")
+    assert "38.2" in row.inner_text() and "干咳" in row.inner_text()
+    row.locator("input[name=reason]").fill("发热门诊排除")
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        row.locator("button").click()
+    assert page.locator("#flags-table", has_text="没有症状标记").count() == 1

@@ -1,0 +1,224 @@
+"""API for arrivals (which run the engine) and a person's measures."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
+from ninja import Router, Schema, Status
+
+from fangkong.core.access import api_permission
+from fangkong.core.api_support import Page, paginate
+from fangkong.measures import services
+from fangkong.measures.models import Measure, MeasureCustodian
+from fangkong.policy import services as policy_services
+from fangkong.policy.api import DecisionOut, PolicyRef, StayIn, decision_out, person_or_404
+
+router = Router(tags=["measures"])
+
+
+class ArrivalIn(Schema):
+    arrived_on: date
+    stays: list[StayIn] = []
+    from_region_code: str | None = None
+
+
+class ArrivalOut(Schema):
+    arrival_id: int
+    decisions: list[DecisionOut]
+    measure_ids: list[int]
+
+
+class MeasureTestOut(Schema):
+    kind: str
+    due_date: date
+
+
+class MeasureOut(Schema):
+    id: int
+    kind: str
+    status: str
+    start_date: date
+    end_date: date | None
+    tests: list[MeasureTestOut]
+    policy: PolicyRef
+    explanation: str
+    supersedes_id: int | None
+    evaluation_date: date
+    person_id: int
+    place: str
+    extended_days: int
+    escalation_reason: str
+
+
+def measure_out(m: Measure) -> dict[str, Any]:
+    english = (get_language() or "").lower().startswith("en")
+    return {
+        "id": m.pk, "kind": m.kind, "status": m.status, "start_date": m.start_date, "end_date": m.end_date,
+        "tests": [{"kind": t.kind, "due_date": t.due_date} for t in m.tests.all()],
+        "policy": {"number": m.policy_number, "clause": m.clause},
+        "explanation": (m.explanation_en or m.explanation_zh) if english else m.explanation_zh,
+        "supersedes_id": m.supersedes_id, "evaluation_date": m.evaluation_date, "person_id": m.person_id,
+        "place": m.place, "extended_days": m.extended_days, "escalation_reason": m.escalation_reason,
+    }
+
+
+@router.post("/people/{person_id}/arrivals", response={201: ArrivalOut},
+             summary="Record an arrival with its stays; the engine decides and the decisions become proposed measures")
+@api_permission("stays.change")
+def record_arrival(request: HttpRequest, person_id: int, data: ArrivalIn) -> Status:
+    person = person_or_404(request, person_id, "stays.change")
+    result = policy_services.arrival_record(
+        person=person, arrived_on=data.arrived_on, stays=[s.dict() for s in data.stays],
+        from_region_code=data.from_region_code, actor=request.user,
+    )
+    return Status(201, {"arrival_id": result.arrival.pk, "decisions": [decision_out(d) for d in result.decisions],
+                        "measure_ids": [m.pk for m in result.measures]})
+
+
+@router.get("/people/{person_id}/measures", response=list[MeasureOut], summary="A person's measures, latest first")
+@api_permission("measures.view")
+def list_measures(request: HttpRequest, person_id: int, status: str = "") -> list[dict[str, Any]]:
+    person = person_or_404(request, person_id, "measures.view")
+    qs = Measure.objects.visible_to(request.user, "measures.view").filter(person=person).prefetch_related("tests")
+    if status:
+        qs = qs.filter(status=status)
+    return [measure_out(m) for m in qs]
+
+
+@router.post("/measures/{measure_id}/confirm", response=MeasureOut,
+             summary="Confirm a proposed measure; the person's current measure changes only now")
+@api_permission("measures.change")
+def confirm_measure(request: HttpRequest, measure_id: int) -> dict[str, Any]:
+    measure = get_object_or_404(Measure.objects.visible_to(request.user, "measures.change"), pk=measure_id)
+    return measure_out(services.measure_confirm(measure=measure, actor=request.user))
+
+
+class MeasurePage(Page):
+    items: list[MeasureOut]
+
+
+@router.get("/measures", response=MeasurePage, summary="Measures in the caller's scope, filtered by status, kind, unit")
+@api_permission("measures.view")
+def list_all_measures(
+    request: HttpRequest, status: str = "", kind: str = "", unit: int | None = None, limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    qs = Measure.objects.visible_to(request.user, "measures.view").prefetch_related("tests")
+    if status:
+        qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if unit is not None:
+        qs = qs.filter(person__unit_id=unit)
+    items, page = paginate(qs, limit, offset)
+    return {**page, "items": [measure_out(m) for m in items]}
+
+
+def _measure_or_404(request: HttpRequest, measure_id: int, perm: str) -> Measure:
+    return get_object_or_404(Measure.objects.visible_to(request.user, perm), pk=measure_id)
+
+
+class StartIn(Schema):
+    place: str
+
+
+class ReleaseOut(Schema):
+    measure_id: int
+    blockers: list[str]
+
+
+class ExtendIn(Schema):
+    days: int
+    reason: str
+
+
+class EscalateIn(Schema):
+    reason: str
+
+
+@router.post("/measures/{measure_id}/start", response=MeasureOut,
+             summary="Start a confirmed measure at a place (a centralized site's name, or \"home\")")
+@api_permission("measures.change")
+def start_measure(request: HttpRequest, measure_id: int, data: StartIn) -> dict[str, Any]:
+    measure = _measure_or_404(request, measure_id, "measures.change")
+    return measure_out(services.measure_start(measure=measure, place=data.place, actor=request.user))
+
+
+@router.get("/measures/{measure_id}/release-blockers", response=ReleaseOut,
+            summary="What still stands in the way of releasing the measure today (empty: it can be released)")
+@api_permission("measures.view")
+def release_blockers(request: HttpRequest, measure_id: int) -> dict[str, Any]:
+    measure = get_object_or_404(
+        Measure.objects.visible_to(request.user, "measures.view").select_related("person"), pk=measure_id)
+    return {"measure_id": measure.pk, "blockers": services.measure_release_blockers(measure=measure)}
+
+
+@router.post("/measures/{measure_id}/release", response=MeasureOut,
+             summary="Release the measure (the caller approves); refused (400) with the blockers in errors.release")
+@api_permission("measures.release")
+def release_measure(request: HttpRequest, measure_id: int) -> dict[str, Any]:
+    measure = _measure_or_404(request, measure_id, "measures.release")
+    return measure_out(services.measure_release(measure=measure, approver=request.user, actor=request.user))
+
+
+@router.post("/measures/{measure_id}/extend", response=MeasureOut, summary="Extend the measure by some days, with a reason")
+@api_permission("measures.change")
+def extend_measure(request: HttpRequest, measure_id: int, data: ExtendIn) -> dict[str, Any]:
+    measure = _measure_or_404(request, measure_id, "measures.change")
+    return measure_out(services.measure_extend(measure=measure, days=data.days, reason=data.reason,
+                                               actor=request.user))
+
+
+@router.post("/measures/{measure_id}/escalate", response=MeasureOut,
+             summary="Escalate (positive test, symptoms): the measure ends as escalated")
+@api_permission("measures.change")
+def escalate_measure(request: HttpRequest, measure_id: int, data: EscalateIn) -> dict[str, Any]:
+    measure = _measure_or_404(request, measure_id, "measures.change")
+    return measure_out(services.measure_escalate(measure=measure, reason=data.reason, actor=request.user))
+
+
+class CustodianIn(Schema):
+    role: str
+    name: str
+    phone: str = ""
+
+
+class CustodianOut(Schema):
+    id: int
+    role: str
+    name: str
+    phone_masked: str
+
+
+def custodian_out(c: MeasureCustodian) -> dict[str, Any]:
+    return {"id": c.pk, "role": c.role, "name": c.name, "phone_masked": c.phone_masked}
+
+
+@router.get("/measures/{measure_id}/custodians", response=list[CustodianOut],
+            summary="The measure's custodians (四包一), phones masked")
+@api_permission("measures.view")
+def list_custodians(request: HttpRequest, measure_id: int) -> list[dict[str, Any]]:
+    measure = _measure_or_404(request, measure_id, "measures.view")
+    return [custodian_out(c) for c in measure.custodians.all()]
+
+
+@router.post("/measures/{measure_id}/custodians", response={201: CustodianOut}, summary="Add a custodian")
+@api_permission("measures.change")
+def add_custodian(request: HttpRequest, measure_id: int, data: CustodianIn) -> Status:
+    measure = _measure_or_404(request, measure_id, "measures.change")
+    c = services.custodian_add(measure=measure, role=data.role, name=data.name, phone=data.phone, actor=request.user)
+    return Status(201, custodian_out(c))
+
+
+@router.delete("/measures/{measure_id}/custodians/{custodian_id}", response={204: None},
+               summary="Remove a custodian")
+@api_permission("measures.change")
+def remove_custodian(request: HttpRequest, measure_id: int, custodian_id: int) -> Status:
+    c = get_object_or_404(MeasureCustodian.objects.visible_to(request.user, "measures.change"),
+                          pk=custodian_id, measure_id=measure_id)
+    services.custodian_remove(custodian=c, actor=request.user)
+    return Status(204, None)

@@ -1,0 +1,99 @@
+"""Measure lifecycle as plain data: which action moves a measure from which status to which, and what still stands
+in the way of releasing one. No database: services read the facts and pass them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+PROPOSED, CONFIRMED, IN_PROGRESS, READY, RELEASED = (
+    "proposed", "confirmed", "in_progress", "ready_for_release", "released")
+ESCALATED, SUPERSEDED, CANCELLED = "escalated", "superseded", "cancelled"
+
+# action → (statuses it may start from, status it leads to; None keeps the status).
+# Extending a measure waiting for release sends it back to "in progress" (its new end is ahead again).
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "confirm": (frozenset({PROPOSED}), CONFIRMED),
+    "start": (frozenset({CONFIRMED}), IN_PROGRESS),
+    "mark_ready": (frozenset({IN_PROGRESS}), READY),
+    # Release straight from "in progress" too: "ready for release" is a convenience, the blockers decide.
+    "release": (frozenset({IN_PROGRESS, READY}), RELEASED),
+    # A positive test or symptoms: the person leaves this measure for a stricter track (fever clinic, case).
+    "escalate": (frozenset({CONFIRMED, IN_PROGRESS, READY}), ESCALATED),
+    "extend": (frozenset({CONFIRMED, IN_PROGRESS, READY}), None),
+}
+
+ACTION_LABELS = {
+    "confirm": "确认", "start": "开始执行", "mark_ready": "标记待解除", "release": "解除",
+    "escalate": "升级", "extend": "延长",
+}
+
+STATUS_LABELS = {
+    PROPOSED: "待确认", CONFIRMED: "已确认", IN_PROGRESS: "执行中", READY: "待解除", RELEASED: "已解除",
+    ESCALATED: "已升级", SUPERSEDED: "已被取代", CANCELLED: "已取消",
+}
+
+TEST_LABELS = {"nat": "核酸检测", "antigen": "抗原检测", "antibody": "抗体检测"}
+
+
+class TransitionError(ValueError):
+    pass
+
+
+def next_status(action: str, current: str) -> str:
+    """The status after `action`, or TransitionError with a Chinese reason."""
+    if action not in TRANSITIONS:
+        raise TransitionError(f"未知的操作“{action}”")
+    sources, target = TRANSITIONS[action]
+    if current not in sources:
+        allowed = "、".join(STATUS_LABELS.get(s, s) for s in sorted(sources))
+        raise TransitionError(
+            f"当前状态为“{STATUS_LABELS.get(current, current)}”，不能{ACTION_LABELS[action]}（仅限：{allowed}）")
+    if target is None:
+        return IN_PROGRESS if current == READY else current
+    return target
+
+
+def allowed_actions(current: str) -> list[str]:
+    return [a for a, (sources, _t) in TRANSITIONS.items() if current in sources]
+
+
+def _md(d: date) -> str:
+    return f"{d.month}-{d.day}"
+
+
+def release_blockers(
+    *,
+    today: date,
+    end_date: date | None,
+    tests: Iterable[tuple[str, date, str | None]],
+    symptomatic: bool,
+    start_date: date | None = None,
+) -> list[str]:
+    """Why the measure cannot be released today; empty when it can.
+
+    `tests` are (kind, due date, result or None): result "negative", "positive", "invalid" or None (no result yet).
+    The last day must be over (release from the day after the end date), every scheduled test must have a valid
+    result, none may be positive, and the person must carry no open symptom flag.
+    """
+    out: list[str] = []
+    if end_date is not None and today <= end_date:
+        if start_date is not None:
+            out.append(f"第 {(end_date - start_date).days + 1} 天尚未结束（截止 {_md(end_date)}）")
+        else:
+            out.append(f"管控期尚未结束（截止 {_md(end_date)}）")
+    positive = False
+    for kind, due, result in sorted(tests, key=lambda t: (t[1], t[0])):
+        label = TEST_LABELS.get(kind, kind)
+        if result is None:
+            out.append(f"{label}（{_md(due)}）尚无结果")
+        elif result == "invalid":
+            out.append(f"{label}（{_md(due)}）结果无效，需复检")
+        elif result == "positive":
+            positive = True
+    if positive:
+        out.append("有阳性检测结果")
+    if symptomatic:
+        out.append("有未解除的症状标记")
+    return out

@@ -1,0 +1,88 @@
+"""The channels that leave the system: e-mail, SMS and webhooks. Each function sends one message or raises."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+
+from fangkong.notify import rules
+from fangkong.notify.models import Notification, WebhookEndpoint
+from fangkong.notify.sms import get_sms_backend
+
+WEBHOOK_TIMEOUT = 10  # seconds; a task waits, never a request
+
+
+class DeliveryError(Exception):
+    """A channel refused or could not be reached; the message says why, for the delivery log."""
+
+
+def _link(notification: Notification) -> str:
+    return rules.absolute_link(notification.link, getattr(settings, "FANGKONG_BASE_URL", ""))
+
+
+def send_email(notification: Notification, address: str) -> None:
+    body = notification.body
+    link = _link(notification)
+    if link:
+        body = f"{body}\n\n{link}"
+    send_mail(
+        subject=f"[防控] {notification.title}", message=body, from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[address], fail_silently=False,
+    )
+
+
+def send_sms(notification: Notification, phone: str) -> None:
+    get_sms_backend().send(phone, rules.sms_text(notification.title, notification.body))
+
+
+def allow_internal() -> bool:
+    return bool(getattr(settings, "FANGKONG_WEBHOOK_ALLOW_INTERNAL", False))
+
+
+def check_destination(url: str) -> None:
+    """Refuse hosts that resolve to the server's own network, so an organisation admin cannot use the webhook
+    to probe internal services. (The lookup is repeated by urllib; a rebinding DNS server could still race it.)"""
+    if allow_internal():
+        return
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DeliveryError("地址必须以 http:// 或 https:// 开头")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except OSError as exc:
+        raise DeliveryError(f"无法解析域名 {parts.hostname}：{exc}") from None
+    for info in infos:
+        if not rules.is_public_address(str(info[4][0])):
+            raise DeliveryError(f"目标地址 {parts.hostname} 指向内网（{info[4][0]}），已拒绝发送")
+
+
+def post_webhook(endpoint: WebhookEndpoint, message: dict[str, Any]) -> None:
+    msg = rules.Message(**{k: message.get(k) for k in rules.Message.__dataclass_fields__})  # type: ignore[arg-type]
+    payload = rules.payload_for(endpoint.kind, msg)
+    url = endpoint.url
+    check_destination(url)
+    if endpoint.kind == WebhookEndpoint.Kind.DINGTALK and endpoint.secret:
+        url = rules.signed_dingtalk_url(url, endpoint.secret, int(time.time() * 1000))
+    request = urllib.request.Request(
+        url, data=json.dumps(payload, ensure_ascii=False).encode(), method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "Fangkong-notify/1"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # the URL was checked to be http(s)
+            answer = response.read(65536)
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryError(f"无法连接：{reason}") from None
+    refused = rules.robot_error(endpoint.kind, answer)
+    if refused:
+        raise DeliveryError(f"机器人拒绝：{refused}")

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class TestingConfig(AppConfig):
+    name = "fangkong.testing"
+    label = "testing"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from fangkong.people.services import POST_ASSIGNMENT_CHECKS
+        from fangkong.testing.services import check_post_assignment
+
+        if check_post_assignment not in POST_ASSIGNMENT_CHECKS:
+            POST_ASSIGNMENT_CHECKS.append(check_post_assignment)

@@ -1,0 +1,27 @@
+"""Periodic work: programme test obligations of the day at 00:10; admission tests every 10 minutes (seed 001: new
+inpatients and escorts are tested at once, so waiting for the night run would be too late)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from fangkong.testing import services
+from fangkong.testing.models import TestProgram
+
+log = logging.getLogger(__name__)
+
+
+@db_periodic_task(crontab(hour="0", minute="10"))
+def generate_programme_tests() -> int:
+    created = services.programs_generate(day=timezone.localdate())
+    log.info("generated %s programme test obligations", created)
+    return created
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def generate_admission_tests() -> int:
+    return services.programs_generate(day=timezone.localdate(), kinds=[TestProgram.Kind.ON_ADMISSION])

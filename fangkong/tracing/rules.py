@@ -1,0 +1,201 @@
+"""Pure contact-tracing logic: exposure windows and co-presence, over plain values (no database).
+
+The database query that finds contacts at scale (tracing/selectors.py, later) must return exactly what these functions
+return on the same intervals; the tests generate intervals and compare.
+
+Conventions
+- An exposure window runs from `days_before` days before symptom onset (or before the sample date when the case has
+  no symptoms) at 00:00 local time, to the moment the case was isolated (open-ended when not yet isolated: `until`).
+- A presence interval is [start, end): someone who left at 10:00 and someone who arrived at 10:00 were not together.
+- Two people are co-present at a venue when their intervals at that venue overlap by at least the threshold for that
+  venue kind, counted inside the exposure window only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+# Minutes together that make a close contact, per venue kind (a setting; these defaults follow common practice:
+# enclosed shared rooms need less time than a large workshop or a gate).
+DEFAULT_MIN_MINUTES: Mapping[str, int] = {
+    "meeting_room": 15,
+    "canteen": 15,
+    "dormitory": 15,
+    "ward": 15,
+    "workshop": 30,
+    "building": 60,
+    "gate": 0,  # passing a gate is not contact: 0 disables the kind
+    "other": 30,
+}
+
+
+@dataclass(frozen=True)
+class Presence:
+    person_id: int
+    venue_id: int
+    venue_kind: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Evidence:
+    person_id: int
+    other_id: int
+    venue_id: int
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+def exposure_window(
+    *, onset: date | None, sample_date: date | None, isolated_at: datetime | None, until: datetime,
+    tz: tzinfo, days_before: int = 2,
+) -> tuple[datetime, datetime]:
+    """The case's exposure window. Raises ValueError when neither onset nor sample date is known."""
+    anchor = onset or sample_date
+    if anchor is None:
+        raise ValueError("需要发病日期或采样日期才能确定暴露窗口")
+    start = datetime.combine(anchor - timedelta(days=days_before), time.min, tzinfo=tz)
+    end = isolated_at or until
+    if end < start:
+        raise ValueError(f"隔离时间 {end:%Y-%m-%d %H:%M} 早于暴露窗口开始 {start:%Y-%m-%d %H:%M}")
+    return start, end
+
+
+def clip(p: Presence, start: datetime, end: datetime) -> Presence | None:
+    s, e = max(p.start, start), min(p.end, end)
+    if e <= s:
+        return None
+    return Presence(p.person_id, p.venue_id, p.venue_kind, s, e)
+
+
+def overlap(a: Presence, b: Presence) -> tuple[datetime, datetime] | None:
+    if a.venue_id != b.venue_id:
+        return None
+    s, e = max(a.start, b.start), min(a.end, b.end)
+    return (s, e) if e > s else None
+
+
+def co_present(
+    index: Iterable[Presence],
+    others: Iterable[Presence],
+    *,
+    window: tuple[datetime, datetime],
+    min_minutes: Mapping[str, int] = DEFAULT_MIN_MINUTES,
+) -> list[Evidence]:
+    """Evidence of co-presence between the index person's intervals and everyone else's, inside the window.
+
+    One Evidence per overlapping pair of intervals that reaches the venue kind's threshold; a kind with threshold 0 or
+    missing from `min_minutes` never makes contacts.
+    """
+    start, end = window
+    by_venue: dict[int, list[Presence]] = defaultdict(list)
+    for p in index:
+        clipped = clip(p, start, end)
+        if clipped:
+            by_venue[p.venue_id].append(clipped)
+    found: list[Evidence] = []
+    for other in others:
+        mine = by_venue.get(other.venue_id)
+        if not mine:
+            continue
+        threshold = min_minutes.get(other.venue_kind, 0)
+        if threshold <= 0:
+            continue
+        clipped_other = clip(other, start, end)
+        if clipped_other is None:
+            continue
+        for p in mine:
+            if p.person_id == other.person_id:
+                continue
+            o = overlap(p, clipped_other)
+            if o and (o[1] - o[0]) >= timedelta(minutes=threshold):
+                found.append(Evidence(p.person_id, other.person_id, other.venue_id, o[0], o[1]))
+    return found
+
+
+def contacts_of(evidence: Iterable[Evidence]) -> dict[int, list[Evidence]]:
+    """Group evidence by the contact, longest time together first."""
+    grouped: dict[int, list[Evidence]] = defaultdict(list)
+    for e in evidence:
+        grouped[e.other_id].append(e)
+    for items in grouped.values():
+        items.sort(key=lambda e: e.end - e.start, reverse=True)
+    return dict(grouped)
+
+
+def presence_end(at: datetime, left_at: datetime | None, max_stay_minutes: int) -> datetime:
+    """End of an entry's presence interval: the exit, capped at the venue's maximum stay.
+
+    An entry without an exit lasts the maximum stay (what the access task would estimate). The cap also applies to a
+    recorded exit, so an interval never exceeds the venue's maximum stay: the database query relies on it to bound its
+    index range (an overlapping entry started at most `max_stay` before), and this function keeps Python and SQL equal.
+    """
+    cap = at + timedelta(minutes=max_stay_minutes)
+    return min(left_at, cap) if left_at is not None else cap
+
+
+def secondary_window(*, first_exposure: datetime, quarantine_start: datetime | None,
+                     until: datetime) -> tuple[datetime, datetime] | None:
+    """When a close contact could have passed the infection on: from its first exposure to the case until its
+    quarantine began (or `until`, usually now). None when the quarantine began before the exposure."""
+    end = quarantine_start or until
+    return (first_exposure, end) if end > first_exposure else None
+
+
+def case_label(*, case_id: int, name: str, evidence: Iterable[Mapping[str, object]],
+               venue_names: Mapping[int, str], tz: tzinfo) -> str:
+    """The phrase the policy engine puts before "的密切接触者": the case and the strongest piece of evidence."""
+    label = f"病例#{case_id} {name}"
+    best = max(evidence, key=lambda e: int(str(e.get("minutes") or 0)), default=None)
+    if not best:
+        return label
+    kind = best.get("kind")
+    if kind == "co_presence":
+        start = datetime.fromisoformat(str(best["from"])).astimezone(tz)
+        end = datetime.fromisoformat(str(best["to"])).astimezone(tz)
+        venue = venue_names.get(int(str(best.get("venue_id") or 0)), f"场所#{best.get('venue_id')}")
+        return f"{label}（{start:%m-%d %H:%M}–{end:%H:%M} 在{venue}共同停留 {best['minutes']} 分钟）"
+    words = {"same_unit_shift": "同班组同日出勤", "same_dormitory": "同宿舍", "manual": "流调人员判定",
+             "household": "同住家庭成员", "meeting": "同一会议"}
+    extra = f"：{best['reason']}" if best.get("reason") else ""
+    return f"{label}（{words.get(str(kind), str(kind))}{extra}）"
+
+
+# Status changes a case may go through (suspected → confirmed or excluded; an asymptomatic infection may be confirmed
+# when symptoms appear). Confirmed and excluded are final here: a mistake is corrected by the office in the history.
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "suspected": frozenset({"confirmed", "asymptomatic", "excluded"}),
+    "asymptomatic": frozenset({"confirmed", "excluded"}),
+    "confirmed": frozenset(),
+    "excluded": frozenset(),
+}
+
+
+def case_date_errors(
+    *, onset: date | None, sample_date: date | None, report_date: date | None, isolated_at: datetime | None,
+    window_days: int, tz: tzinfo,
+) -> dict[str, list[str]]:
+    """Inconsistent dates of a case, by field, in Chinese. Empty when the dates can stand together."""
+    errors: dict[str, list[str]] = {}
+    if onset and report_date and onset > report_date:
+        errors.setdefault("onset_date", []).append(f"发病日期 {onset} 晚于报告日期 {report_date}")
+    if sample_date and report_date and sample_date > report_date:
+        errors.setdefault("sample_date", []).append(f"采样日期 {sample_date} 晚于报告日期 {report_date}")
+    anchor = onset or sample_date
+    if isolated_at and anchor:
+        earliest = datetime.combine(anchor - timedelta(days=window_days), time.min, tzinfo=tz)
+        if isolated_at < earliest:
+            errors.setdefault("isolated_at", []).append(
+                f"隔离时间 {isolated_at.astimezone(tz):%Y-%m-%d %H:%M} 早于暴露窗口开始 {earliest:%Y-%m-%d %H:%M}"
+                f"（{'发病' if onset else '采样'}日期前 {window_days} 天）")
+    if not 0 <= window_days <= 21:
+        errors.setdefault("window_days", []).append(f"暴露窗口天数应在 0–21 之间，收到 {window_days}")
+    return errors

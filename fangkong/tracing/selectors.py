@@ -1,0 +1,241 @@
+"""Reads for tracing: co-presence from the scan log in one SQL query, unit and dormitory contacts, contact lists.
+
+`co_presence` returns exactly what `rules.co_present` returns on the same intervals (a test generates scans and
+compares): entry rows with decision admit are presence intervals [at, presence_end) (`rules.presence_end`: the exit,
+capped at the venue's maximum stay), clipped to each index person's window, with the venue kind's threshold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from fangkong.tracing import rules
+from fangkong.tracing.models import Case, Contact
+
+# Evidence rows: (index person, contact person, venue, from, to). Grouped per (index, contact) by the query.
+_CO_PRESENCE_SQL = """
+WITH idx AS (
+    SELECT * FROM unnest(%(pids)s::bigint[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS t(pid, ws, we)
+), mine AS MATERIALIZED (
+    SELECT idx.pid, s.venue_id, v.max_stay_minutes * interval '1 minute' AS ms,
+           (%(thresholds)s::jsonb ->> v.kind)::int AS thr,
+           GREATEST(s.at, idx.ws) AS s,
+           LEAST(COALESCE(LEAST(s.left_at, s.at + v.max_stay_minutes * interval '1 minute'),
+                          s.at + v.max_stay_minutes * interval '1 minute'), idx.we) AS e
+    FROM idx
+    JOIN access_scan s ON s.person_id = idx.pid AND s.direction = 'entry' AND s.decision = 'admit'
+                      AND s.at < idx.we
+    JOIN access_venue v ON v.id = s.venue_id
+    WHERE COALESCE((%(thresholds)s::jsonb ->> v.kind)::int, 0) > 0
+      AND s.at > idx.ws - v.max_stay_minutes * interval '1 minute'
+), pairs AS (
+    SELECT m.pid, o.person_id, m.venue_id,
+           GREATEST(m.s, o.at) AS f,
+           LEAST(m.e, LEAST(COALESCE(o.left_at, o.at + m.ms), o.at + m.ms)) AS t,
+           m.thr
+    FROM mine m
+    JOIN access_scan o ON o.venue_id = m.venue_id AND o.direction = 'entry' AND o.decision = 'admit'
+                      AND o.at < m.e AND o.at > m.s - m.ms
+    WHERE m.e > m.s AND o.person_id <> m.pid
+)
+SELECT pid, person_id, json_agg(json_build_array(venue_id, f, t) ORDER BY f)
+FROM pairs
+WHERE t - f >= thr * interval '1 minute'
+GROUP BY pid, person_id
+"""
+
+
+@dataclass(frozen=True)
+class IndexWindow:
+    person_id: int
+    start: datetime
+    end: datetime
+
+
+def _parse_ts(value: str) -> datetime:
+    # json_agg renders timestamptz as ISO 8601 with the session's offset.
+    return datetime.fromisoformat(value)
+
+
+def co_presence(windows: Sequence[IndexWindow], min_minutes: Mapping[str, int] = rules.DEFAULT_MIN_MINUTES,
+                ) -> dict[int, dict[int, list[rules.Evidence]]]:
+    """{index person: {other person: [Evidence…]}} for many index people at once, each with its own window."""
+    windows = [w for w in windows if w.end > w.start]
+    if not windows:
+        return {}
+    if connection.vendor != "postgresql":
+        return co_presence_python(windows, min_minutes)
+    params: dict[str, Any] = {
+        "pids": [w.person_id for w in windows], "starts": [w.start for w in windows],
+        "ends": [w.end for w in windows], "thresholds": json.dumps(dict(min_minutes)),
+    }
+    out: dict[int, dict[int, list[rules.Evidence]]] = defaultdict(dict)
+    with connection.cursor() as cur:
+        cur.execute(_CO_PRESENCE_SQL, params)
+        for pid, other, items in cur.fetchall():
+            if isinstance(items, str):
+                items = json.loads(items)
+            out[pid][other] = [rules.Evidence(pid, other, v, _parse_ts(f), _parse_ts(t)) for v, f, t in items]
+    return dict(out)
+
+
+def presences(person_ids: Sequence[int] | None = None, venue_ids: Sequence[int] | None = None,
+              ) -> list[rules.Presence]:
+    """Presence intervals from the scan log (used by the Python path and by tests)."""
+    from fangkong.access.models import Scan
+
+    qs = Scan.objects.filter(direction="entry", decision="admit").order_by()
+    if person_ids is not None:
+        qs = qs.filter(person_id__in=person_ids)
+    if venue_ids is not None:
+        qs = qs.filter(venue_id__in=venue_ids)
+    return [
+        rules.Presence(pid, vid, kind, at, rules.presence_end(at, left, ms))
+        for pid, vid, kind, at, left, ms in qs.values_list(
+            "person_id", "venue_id", "venue__kind", "at", "left_at", "venue__max_stay_minutes")
+    ]
+
+
+def co_presence_python(windows: Sequence[IndexWindow], min_minutes: Mapping[str, int],
+                       ) -> dict[int, dict[int, list[rules.Evidence]]]:
+    """The same answer through rules.co_present (SQLite, and the reference the SQL is tested against)."""
+    out: dict[int, dict[int, list[rules.Evidence]]] = {}
+    for w in windows:
+        mine = presences([w.person_id])
+        others = presences(venue_ids=sorted({p.venue_id for p in mine}))
+        found = rules.co_present(mine, others, window=(w.start, w.end), min_minutes=min_minutes)
+        grouped: dict[int, list[rules.Evidence]] = defaultdict(list)
+        for e in sorted(found, key=lambda e: e.start):
+            grouped[e.other_id].append(e)
+        if grouped:
+            out[w.person_id] = dict(grouped)
+    return out
+
+
+def venues_used(person_id: int, start: datetime, end: datetime) -> list[tuple[int, int]]:
+    """(venue id, organisation id) of the venues whose presence intervals of the person overlap the window."""
+    from django.db.models import Max
+
+    from fangkong.access.models import Scan, Venue
+
+    # Intervals never exceed their venue's maximum stay: the longest one bounds the index range, exact below.
+    longest = timedelta(minutes=Venue.objects.aggregate(m=Max("max_stay_minutes"))["m"] or 0)
+    out: set[tuple[int, int]] = set()
+    for vid, org, at, left, ms in Scan.objects.filter(
+        person_id=person_id, direction="entry", decision="admit", at__lt=end, at__gte=start - longest,
+    ).order_by().values_list("venue_id", "venue__organization_id", "at", "left_at", "venue__max_stay_minutes"):
+        if rules.presence_end(at, left, ms) > start:
+            out.add((vid, org))
+    return sorted(out)
+
+
+def same_unit_shift(*, person: Any, start: datetime, end: datetime) -> dict[int, list[dict[str, Any]]]:
+    """People of the case's own (lowest) unit admitted somewhere on a day the case was admitted, in the window."""
+    from fangkong.access.models import Scan
+
+    if not person.unit_id:
+        return {}
+    tz = timezone.get_current_timezone()
+    case_days = {timezone.localtime(at, tz).date() for at in Scan.objects.filter(
+        person_id=person.pk, direction="entry", decision="admit", at__gte=start, at__lt=end,
+    ).order_by().values_list("at", flat=True)}
+    if not case_days:
+        return {}
+    found: dict[int, set[date]] = defaultdict(set)
+    for pid, at in Scan.objects.filter(
+        person__unit_id=person.unit_id, direction="entry", decision="admit", at__gte=start, at__lt=end,
+    ).exclude(person_id=person.pk).order_by().values_list("person_id", "at"):
+        day = timezone.localtime(at, tz).date()
+        if day in case_days:
+            found[pid].add(day)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for pid, days in found.items():
+        out[pid] = [{
+            "kind": "same_unit_shift", "unit_id": person.unit_id,
+            "from": max(start, datetime.combine(d, time.min, tzinfo=tz)).isoformat(),
+            "to": min(end, datetime.combine(d + timedelta(days=1), time.min, tzinfo=tz)).isoformat(),
+            "minutes": 0,
+        } for d in sorted(days)]
+    return out
+
+
+def same_dormitory(*, person: Any, start: datetime, end: datetime) -> dict[int, list[dict[str, Any]]]:
+    """Active people of the same organisation with the same dormitory room."""
+    from fangkong.people.models import Person
+
+    room = (person.dormitory or "").strip()
+    if not room:
+        return {}
+    ids = Person.objects.filter(organization_id=person.organization_id, dormitory=room, is_active=True).exclude(
+        pk=person.pk).values_list("pk", flat=True)
+    return {pid: [{"kind": "same_dormitory", "room": room, "from": start.isoformat(), "to": end.isoformat(),
+                   "minutes": int((end - start).total_seconds() // 60)}] for pid in ids}
+
+
+def quarantine_starts(person_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each person's quarantine began: the start of a confirmed (or running) restriction measure."""
+    from fangkong.measures.models import Measure
+    from fangkong.measures.services import RESTRICTIONS
+
+    tz = timezone.get_current_timezone()
+    out: dict[int, datetime] = {}
+    for pid, start in Measure.objects.filter(
+        person_id__in=person_ids, kind__in=RESTRICTIONS, status__in=("confirmed", "in_progress", "ready_for_release"),
+    ).order_by("start_date").values_list("person_id", "start_date"):
+        out.setdefault(pid, datetime.combine(start, time.min, tzinfo=tz))
+    return out
+
+
+def case_list(*, user: Any, q: str = "", status: str = "") -> QuerySet[Case]:
+    qs = Case.objects.visible_to(user, "cases.view").select_related("person", "organization")
+    if status:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(person__name__icontains=q)
+    return qs
+
+
+def contact_list(*, case: Case, degree: int | None = None, new_only: bool = False) -> QuerySet[Contact]:
+    """One query with the person, their organisation and the via person: the contacts page must stay fast at 1,000s."""
+    # Only the columns the page shows: the people's encrypted fields are neither loaded nor decrypted.
+    qs = Contact.objects.filter(case=case).select_related("person", "person__organization", "via_person").only(
+        "id", "case_id", "degree", "evidence", "is_new", "last_exposure_at", "first_exposure_at",
+        "person__id", "person__name", "person__organization__id", "person__organization__name",
+        "via_person__id", "via_person__name")
+    if degree:
+        qs = qs.filter(degree=degree)
+    if new_only:
+        qs = qs.filter(is_new=True)
+    return qs.order_by("degree", "-is_new", "id")
+
+
+def graph_data(*, user: Any, since: date | None = None, until: date | None = None) -> dict[str, Any]:
+    """ECharts graph: cases and their contacts as nodes, links case → close contact → secondary contact."""
+    qs = case_list(user=user).exclude(status="excluded")
+    if since:
+        qs = qs.filter(report_date__gte=since)
+    if until:
+        qs = qs.filter(report_date__lte=until)
+    cases = list(qs[:200])
+    nodes: dict[int, dict[str, Any]] = {}
+    links: list[dict[str, Any]] = []
+    for c in cases:
+        nodes[c.person_id] = {"id": str(c.person_id), "name": c.person.name, "category": 0, "symbolSize": 28,
+                              "value": c.get_status_display()}
+    case_person = {c.pk: c.person_id for c in cases}
+    for ct in Contact.objects.filter(case__in=cases).select_related("person").order_by("degree")[:3000]:
+        if ct.person_id not in nodes:
+            nodes[ct.person_id] = {"id": str(ct.person_id), "name": ct.person.name, "category": ct.degree,
+                                   "symbolSize": 16 if ct.degree == 1 else 10}
+        source = ct.via_person_id if ct.degree == 2 and ct.via_person_id else None
+        links.append({"source": str(source or case_person[ct.case_id]), "target": str(ct.person_id)})
+    return {"nodes": list(nodes.values()), "links": links}

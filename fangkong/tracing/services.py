@@ -1,0 +1,621 @@
+"""Writes of contact tracing: cases and their status, tracing runs (snapshots, contacts, proposed measures,
+disinfection obligations, investigation tasks), manual contacts, tasks, assist lists."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from fangkong.core import crypto
+from fangkong.core.access import user_has_perm
+from fangkong.core.audit import audit_record
+from fangkong.core.errors import NotFound, ServiceError
+from fangkong.people.models import Person
+from fangkong.tracing import rules, selectors
+from fangkong.tracing.models import (
+    AssistList,
+    Case,
+    CaseStatusChange,
+    Contact,
+    ContactFinding,
+    Investigation,
+    InvestigationTask,
+    ManualContact,
+    TraceSnapshot,
+)
+
+CASE_FIELDS = ("onset_date", "sample_date", "report_date", "isolated_at", "source", "source_reference", "window_days")
+# Seed 003: spatio-temporal companions checked within 24 h, key-area visitors within 48 h; a close contact is verified
+# within a day of being found.
+COMPANIONS_HOURS = 24
+KEY_AREA_HOURS = 48
+VERIFY_HOURS = 24
+
+
+def _tz() -> Any:
+    return timezone.get_current_timezone()
+
+
+def _check_dates(values: Mapping[str, Any]) -> None:
+    errors = rules.case_date_errors(
+        onset=values.get("onset_date"), sample_date=values.get("sample_date"), report_date=values.get("report_date"),
+        isolated_at=values.get("isolated_at"), window_days=int(values.get("window_days") or 0), tz=_tz(),
+    )
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ServiceError(f"病例日期有误：{first}", errors)
+
+
+def _person_in_scope(person_id: int, actor: Any, perm: str) -> Person:
+    person = Person.objects.visible_to(actor, perm).select_related("organization").filter(pk=person_id).first()
+    if person is None:
+        raise NotFound(f"人员 #{person_id} 不存在或不在您的管辖范围内")
+    return person
+
+
+def _history(case: Case, before: str, actor: Any, note: str = "") -> None:
+    CaseStatusChange.objects.create(case=case, from_status=before, to_status=case.status, note=note[:200],
+                                    actor=actor if getattr(actor, "is_authenticated", False) else None)
+
+
+@transaction.atomic
+def case_create(
+    *, person_id: int, actor: Any, status: str = Case.Status.SUSPECTED, onset_date: date | None = None,
+    sample_date: date | None = None, report_date: date | None = None, isolated_at: datetime | None = None,
+    source: str = Case.Source.CLINIC, source_reference: str = "", window_days: int = 2,
+) -> Case:
+    """A case for a person in the caller's scope. Creating it as confirmed needs the confirmation right."""
+    person = _person_in_scope(person_id, actor, "cases.change")
+    if status not in Case.Status.values or status == Case.Status.EXCLUDED:
+        raise ServiceError(f"病例状态“{status}”无效，新建病例可选：疑似、确诊、无症状", {"status": ["无效的状态"]})
+    if status in (Case.Status.CONFIRMED, Case.Status.ASYMPTOMATIC) and not user_has_perm(actor, "cases.confirm"):
+        raise PermissionDenied("cases.confirm")
+    if source not in Case.Source.values:
+        raise ServiceError(f"病例来源“{source}”无效", {"source": ["无效的来源"]})
+    values = {"onset_date": onset_date, "sample_date": sample_date, "report_date": report_date or timezone.localdate(),
+              "isolated_at": isolated_at, "window_days": window_days}
+    _check_dates(values)
+    if Case.objects.filter(person=person).exclude(status=Case.Status.EXCLUDED).exists():
+        raise ServiceError(f"{person.name} 已有未排除的病例记录，请在原病例上更新",
+                           {"person_id": ["该人员已有病例"]})
+    case = Case.objects.create(
+        organization=person.organization, person=person, status=status, source=source,
+        source_reference=source_reference, created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        confirmed_at=timezone.now() if status != Case.Status.SUSPECTED else None, **values,
+    )
+    _history(case, "", actor)
+    Investigation.objects.create(case=case)
+    audit_record(actor=actor, action="case.create", obj=case, organization_id=case.organization_id,
+                 changes={"status": [None, status], "person": [None, person.name]})
+    _alert_case(case)
+    return case
+
+
+@transaction.atomic
+def case_update(*, case: Case, actor: Any, **values: Any) -> Case:
+    """Dates and source; a status change goes through `case_set_status`."""
+    unknown = set(values) - set(CASE_FIELDS) - {"status"}
+    if unknown:
+        raise ServiceError(f"不能修改的字段：{', '.join(sorted(unknown))}", {k: ["不能修改"] for k in unknown})
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    status = values.pop("status", None)
+    old = {f: getattr(case, f) for f in CASE_FIELDS}
+    merged = {**old, **values}
+    _check_dates(merged)
+    if merged.get("source") not in Case.Source.values:
+        raise ServiceError(f"病例来源“{merged.get('source')}”无效", {"source": ["无效的来源"]})
+    for field, value in values.items():
+        setattr(case, field, value)
+    case.save()
+    from fangkong.core.audit import diff
+
+    changes = diff(old, {f: getattr(case, f) for f in CASE_FIELDS})
+    if changes:
+        audit_record(actor=actor, action="case.update", obj=case, organization_id=case.organization_id,
+                     changes=changes)
+    if status and status != case.status:
+        case = case_set_status(case=case, status=status, actor=actor)
+    return case
+
+
+@transaction.atomic
+def case_set_status(*, case: Case, status: str, actor: Any, note: str = "") -> Case:
+    """suspected → confirmed / asymptomatic / excluded; confirming and excluding are the office's call."""
+    if not user_has_perm(actor, "cases.confirm"):
+        raise PermissionDenied("cases.confirm")
+    case = Case.objects.select_for_update().select_related("person").get(pk=case.pk)
+    before = case.status
+    if status not in rules.TRANSITIONS.get(before, frozenset()):
+        raise ServiceError(
+            f"病例#{case.pk}（{case.person.name}）当前为“{case.get_status_display()}”，不能改为“{status}”",
+            {"status": [f"不允许的状态变化：{before} → {status}"]})
+    case.status = status
+    if status in (Case.Status.CONFIRMED, Case.Status.ASYMPTOMATIC) and case.confirmed_at is None:
+        case.confirmed_at = timezone.now()
+    case.save(update_fields=["status", "confirmed_at", "updated_at"])
+    _history(case, before, actor, note)
+    audit_record(actor=actor, action="case.status", obj=case, organization_id=case.organization_id,
+                 changes={"status": [before, status]})
+    if status != Case.Status.EXCLUDED:
+        _alert_case(case)
+    return case
+
+
+def case_confirm(*, case: Case, actor: Any, note: str = "") -> Case:
+    return case_set_status(case=case, status=Case.Status.CONFIRMED, actor=actor, note=note)
+
+
+def _alert_case(case: Case) -> None:
+    from fangkong.notify import recipients
+    from fangkong.notify.services import notify_send
+
+    org = case.organization
+    users = recipients.org_admins(org) + recipients.jurisdiction_officers(org.jurisdiction)
+    label = Case.Status(case.status).label
+    notify_send(
+        recipients=users, level="alert" if case.status == Case.Status.CONFIRMED else "warning",
+        title={"zh-hans": f"{org.name}：{label} {case.person.name}", "en": f"{org.name}: case {case.person.name}"},
+        body={"zh-hans": f"{case.person.name}（{org.name}）登记为{label}，请立即开展流调。",
+              "en": f"{case.person.name} ({org.name}) is recorded as a case ({case.status}); start tracing now."},
+        link=f"/tracing/cases/{case.pk}/", organization_id=org.pk, event="tracing.case",
+        dedupe_key=f"case:{case.pk}:{case.status}",
+    )
+
+
+# --- tracing -------------------------------------------------------------------------------------------------------
+
+
+def trace_params(case: Case, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults completed and checked: {window_days, min_minutes: {kind: minutes}, secondary}."""
+    params = dict(params or {})
+    unknown = set(params) - {"window_days", "min_minutes", "secondary"}
+    if unknown:
+        raise ServiceError(f"未知的追踪参数：{', '.join(sorted(unknown))}", {k: ["未知参数"] for k in unknown})
+    minutes = dict(rules.DEFAULT_MIN_MINUTES)
+    for kind, value in dict(params.get("min_minutes") or {}).items():
+        if kind not in minutes:
+            raise ServiceError(f"场所类型“{kind}”不存在", {f"min_minutes.{kind}": ["未知场所类型"]})
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 24 * 60:
+            raise ServiceError(f"{kind} 的接触时长阈值应为 0–1440 的整数（分钟），收到 {value!r}",
+                               {f"min_minutes.{kind}": ["应为 0–1440 的整数"]})
+        minutes[kind] = value
+    window_days = params.get("window_days", case.window_days)
+    if not isinstance(window_days, int) or not 0 <= window_days <= 21:
+        raise ServiceError(f"暴露窗口天数应为 0–21 的整数，收到 {window_days!r}", {"window_days": ["应为 0–21"]})
+    return {"window_days": window_days, "min_minutes": minutes, "secondary": bool(params.get("secondary", True))}
+
+
+def _co_evidence(items: list[rules.Evidence]) -> list[dict[str, Any]]:
+    return [{"kind": "co_presence", "venue_id": e.venue_id, "from": e.start.isoformat(), "to": e.end.isoformat(),
+             "minutes": e.minutes} for e in items]
+
+
+def _span(evidence: list[dict[str, Any]]) -> tuple[datetime | None, datetime | None]:
+    starts = [datetime.fromisoformat(e["from"]) for e in evidence if e.get("from")]
+    ends = [datetime.fromisoformat(e["to"]) for e in evidence if e.get("to")]
+    return (min(starts) if starts else None), (max(ends) if ends else None)
+
+
+def find_contacts(*, case: Case, params: Mapping[str, Any], now: datetime,
+                  ) -> tuple[tuple[datetime, datetime], dict[int, dict[str, Any]]]:
+    """The window and {person: {degree, via, evidence}} for a case; reads only."""
+    person = case.person
+    try:
+        window = rules.exposure_window(onset=case.onset_date, sample_date=case.sample_date,
+                                       isolated_at=case.isolated_at, until=now, tz=_tz(),
+                                       days_before=params["window_days"])
+    except ValueError as exc:
+        raise ServiceError(f"病例#{case.pk}（{person.name}）无法追踪：{exc}", {"onset_date": [str(exc)]}) from None
+    start, end = window
+    found: dict[int, dict[str, Any]] = {}
+
+    def add(pid: int, evidence: list[dict[str, Any]], degree: int = 1, via: int | None = None) -> None:
+        if pid == person.pk:
+            return
+        entry = found.setdefault(pid, {"degree": degree, "via": via, "evidence": []})
+        entry["evidence"].extend(evidence)
+
+    close = selectors.co_presence([selectors.IndexWindow(person.pk, start, end)], params["min_minutes"])
+    for pid, items in close.get(person.pk, {}).items():
+        add(pid, _co_evidence(items))
+    for pid, ev in selectors.same_unit_shift(person=person, start=start, end=end).items():
+        add(pid, ev)
+    for pid, ev in selectors.same_dormitory(person=person, start=start, end=end).items():
+        add(pid, ev)
+    for m in ManualContact.objects.filter(case=case):
+        at = (m.exposed_at or m.added_at).isoformat()
+        add(m.person_id, [{"kind": "manual", "from": at, "to": at, "minutes": 0, "reason": m.reason,
+                           "by": str(m.added_by or "")}])
+
+    if params["secondary"] and found:
+        starts = selectors.quarantine_starts(list(found))
+        windows = []
+        for pid, entry in found.items():
+            first, _last = _span(entry["evidence"])
+            win = rules.secondary_window(first_exposure=first or start, quarantine_start=starts.get(pid), until=now)
+            if win:
+                windows.append(selectors.IndexWindow(pid, *win))
+        secondary = selectors.co_presence(windows, params["min_minutes"])
+        for via, others in sorted(secondary.items()):
+            for pid, items in others.items():
+                if pid == person.pk or (pid in found and found[pid]["degree"] == 1):
+                    continue
+                if pid not in found:
+                    found[pid] = {"degree": 2, "via": via, "evidence": []}
+                if found[pid]["via"] == via:
+                    found[pid]["evidence"].extend(_co_evidence(items))
+    for entry in found.values():
+        entry["evidence"].sort(key=lambda e: (-int(e.get("minutes") or 0), e.get("from") or ""))
+    return window, found
+
+
+@transaction.atomic
+def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None,
+              now: datetime | None = None) -> TraceSnapshot:
+    """Find the case's contacts, store a snapshot, update the contacts, propose their measures, create the
+    investigation tasks and the terminal disinfection obligations. Re-running is safe: only people absent from the
+    previous snapshot are marked new, measures and obligations already on file are not repeated."""
+    now = now or timezone.now()
+    case = Case.objects.select_related("person", "organization", "organization__jurisdiction").get(pk=case.pk)
+    if case.status == Case.Status.EXCLUDED:
+        raise ServiceError(f"病例#{case.pk}（{case.person.name}）已排除，不再追踪", {"status": ["已排除"]})
+    clean = trace_params(case, params)
+    (start, end), found = find_contacts(case=case, params=clean, now=now)
+    previous = case.snapshots.order_by("-started_at", "-id").first()
+    before = set(previous.findings.values_list("person_id", flat=True)) if previous else set()
+    snapshot = TraceSnapshot.objects.create(
+        case=case, params=clean, window_start=start, window_end=end, started_at=now,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    ContactFinding.objects.bulk_create([
+        ContactFinding(snapshot=snapshot, person_id=pid, degree=e["degree"], via_person_id=e["via"],
+                       evidence=e["evidence"], is_new=pid not in before)
+        for pid, e in found.items()
+    ], batch_size=2000)
+    rows = []
+    for pid, e in found.items():
+        first, last = _span(e["evidence"])
+        rows.append(Contact(case=case, person_id=pid, degree=e["degree"], via_person_id=e["via"],
+                            evidence=e["evidence"], first_exposure_at=first, last_exposure_at=last,
+                            first_snapshot=snapshot, last_snapshot=snapshot, is_new=pid not in before))
+    Contact.objects.bulk_create(
+        rows, batch_size=2000, update_conflicts=True, unique_fields=["case", "person"],
+        update_fields=["degree", "via_person", "evidence", "first_exposure_at", "last_exposure_at", "last_snapshot",
+                       "is_new"],
+    )
+    # Contacts the new computation no longer finds (a narrower window, corrected scans) stop being contacts; their
+    # findings stay in the earlier snapshots.
+    Contact.objects.filter(case=case).exclude(person_id__in=list(found)).delete()
+    measures = _propose_measures(case=case, found=found, actor=actor, on=timezone.localdate(now))
+    obligations = _disinfection(case=case, start=start, end=end)
+    tasks = _investigation_tasks(case=case, found=found, now=now)
+    snapshot.counts = {
+        "close": sum(1 for e in found.values() if e["degree"] == 1),
+        "secondary": sum(1 for e in found.values() if e["degree"] == 2),
+        "new": sum(1 for pid in found if pid not in before), "measures": len(measures),
+        "obligations": obligations, "tasks": tasks,
+    }
+    snapshot.finished_at = timezone.now()
+    snapshot.save(update_fields=["counts", "finished_at"])
+    audit_record(actor=actor, action="tracing.run", obj=snapshot, organization_id=case.organization_id,
+                 object_repr=f"病例#{case.pk} {case.person.name} 追踪", changes={
+                     "counts": [None, snapshot.counts], "params": [None, clean],
+                     "measures_proposed": [None, [m.pk for m in measures][:500]]})
+    return snapshot
+
+
+def _propose_measures(*, case: Case, found: Mapping[int, Mapping[str, Any]], actor: Any, on: date) -> list[Any]:
+    """Contacts feed the policy engine: flags say the degree, the last exposure and the case with its evidence."""
+    from fangkong.access.models import Venue
+    from fangkong.measures.services import record_decisions_bulk
+    from fangkong.policy import rules as policy_rules
+    from fangkong.policy import selectors as policy
+    from fangkong.tenancy.models import Jurisdiction
+
+    if not found:
+        return []
+    facts, jurisdiction_of = policy.bulk_facts(list(found), on)
+    jurisdictions = Jurisdiction.objects.in_bulk(set(jurisdiction_of.values()))
+    engine: dict[int, tuple[Any, Any]] = {}
+    venue_ids = {e.get("venue_id") for f in found.values() for e in f["evidence"][:1] if e.get("venue_id")}
+    venue_names = dict(Venue.objects.filter(pk__in=venue_ids).values_list("pk", "name"))
+    decisions: dict[int, list[Any]] = {}
+    digests: dict[int, str] = {}
+    for pid, f in facts.items():
+        entry = found[pid]
+        _first, last = _span(entry["evidence"])
+        label = rules.case_label(case_id=case.pk, name=case.person.name, evidence=entry["evidence"][:1],
+                                 venue_names=venue_names, tz=_tz())
+        flags = dataclasses.replace(
+            f.flags, contact_degree=entry["degree"],
+            last_exposure_on=timezone.localtime(last, _tz()).date() if last else on, case_label=label)
+        person_facts = dataclasses.replace(f, flags=flags)
+        jid = jurisdiction_of[pid]
+        if jid not in engine:
+            j = jurisdictions[jid]
+            engine[jid] = (policy.rules_in_force(j, on), policy.area_index(policy.areas_counting(j, on)))
+        rule_specs, areas = engine[jid]
+        decisions[pid] = list(policy_rules.evaluate(person_facts, rule_specs, areas, on))
+        digests[pid] = policy.digest_of(person_facts, on)
+    return record_decisions_bulk(decisions_by_person=decisions, evaluation_date=on, actor=actor, digests=digests)
+
+
+def _disinfection(*, case: Case, start: datetime, end: datetime) -> int:
+    """A terminal disinfection obligation for each venue the case used in its window (one per venue and case)."""
+    from fangkong.obligations.models import Obligation
+
+    due_from = datetime.combine(case.report_date, time.min, tzinfo=_tz())
+    rows = [
+        Obligation(organization_id=org_id, subject_type="venue", subject_id=venue_id, kind="disinfection_terminal",
+                   day=case.report_date, due_from=due_from, due_until=due_from + timedelta(days=2),
+                   source=f"case:{case.pk}")
+        for venue_id, org_id in selectors.venues_used(case.person_id, start, end)
+    ]
+    Obligation.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _investigation_tasks(*, case: Case, found: Mapping[int, Mapping[str, Any]], now: datetime) -> int:
+    investigation, _ = Investigation.objects.get_or_create(case=case)
+    base = investigation.created_at
+    tasks = [
+        InvestigationTask(investigation=investigation, organization_id=case.organization_id,
+                          kind=InvestigationTask.Kind.COMPANIONS_24H, due_at=base + timedelta(hours=COMPANIONS_HOURS)),
+        InvestigationTask(investigation=investigation, organization_id=case.organization_id,
+                          kind=InvestigationTask.Kind.KEY_AREA_48H, due_at=base + timedelta(hours=KEY_AREA_HOURS)),
+    ]
+    close = [pid for pid, e in found.items() if e["degree"] == 1]
+    orgs = dict(Person.objects.filter(pk__in=close).values_list("pk", "organization_id"))
+    tasks += [
+        InvestigationTask(investigation=investigation, organization_id=orgs[pid], person_id=pid,
+                          kind=InvestigationTask.Kind.VERIFY_CONTACT, due_at=now + timedelta(hours=VERIFY_HOURS))
+        for pid in close
+    ]
+    InvestigationTask.objects.bulk_create(tasks, ignore_conflicts=True, batch_size=2000)
+    return investigation.tasks.count()
+
+
+@transaction.atomic
+def contact_add_manual(*, case: Case, person_id: int, reason: str, actor: Any,
+                       exposed_at: datetime | None = None) -> Contact:
+    """An investigator's own finding: kept by every later run; the contact gets its measures at once."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("请填写判定为密接的原因", {"reason": ["必填"]})
+    person = _person_in_scope(person_id, actor, "people.view")
+    if person.pk == case.person_id:
+        raise ServiceError("病例本人不能作为自己的密接", {"person_id": ["病例本人"]})
+    _manual, created = ManualContact.objects.get_or_create(
+        case=case, person=person,
+        defaults={"reason": reason[:200], "exposed_at": exposed_at,
+                  "added_by": actor if getattr(actor, "is_authenticated", False) else None})
+    if not created:
+        raise ServiceError(f"{person.name} 已由人工添加为本病例的密接", {"person_id": ["已添加"]})
+    at = (exposed_at or timezone.now()).isoformat()
+    evidence = [{"kind": "manual", "from": at, "to": at, "minutes": 0, "reason": reason[:200], "by": str(actor)}]
+    contact = Contact.objects.filter(case=case, person=person).first()
+    if contact is None:
+        contact = Contact.objects.create(case=case, person=person, degree=1, evidence=evidence, is_new=True,
+                                         first_exposure_at=exposed_at, last_exposure_at=exposed_at)
+    else:
+        contact.degree, contact.via_person = 1, None
+        contact.evidence = evidence + list(contact.evidence)
+        contact.save(update_fields=["degree", "via_person", "evidence"])
+    case = Case.objects.select_related("person").get(pk=case.pk)
+    _propose_measures(case=case, found={person.pk: {"degree": 1, "via": None, "evidence": contact.evidence}},
+                      actor=actor, on=timezone.localdate())
+    _investigation_tasks(case=case, found={person.pk: {"degree": 1}}, now=timezone.now())
+    audit_record(actor=actor, action="tracing.contact_add", obj=contact, organization_id=case.organization_id,
+                 object_repr=f"病例#{case.pk} 密接 {person.name}", changes={"reason": [None, reason[:200]]})
+    return contact
+
+
+# --- investigation tasks -------------------------------------------------------------------------------------------
+
+
+def assignable_users(organization: Any) -> Any:
+    """Who may be named on a task of this organisation: its admins (the prevention office) and the officers of its
+    jurisdiction or any jurisdiction above it."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    path = organization.jurisdiction.path
+    above = [path[: i + 1] for i, ch in enumerate(path) if ch == "/" and i > 0]
+    return get_user_model().objects.filter(is_active=True).filter(
+        Q(memberships__role="org_admin", memberships__organization=organization, memberships__unit__isnull=True)
+        | Q(memberships__role="jurisdiction_officer", memberships__jurisdiction__path__in=above)
+    ).distinct().order_by("username")
+
+
+@transaction.atomic
+def task_update(*, task: InvestigationTask, actor: Any, status: str | None = None, assignee: Any = None,
+                note: str | None = None) -> InvestigationTask:
+    task = InvestigationTask.objects.select_for_update(of=("self",)).select_related(
+        "organization__jurisdiction").get(pk=task.pk)
+    old = {"status": task.status, "assignee": str(task.assignee or ""), "note": task.note}
+    if status is not None:
+        if status not in InvestigationTask.Status.values:
+            raise ServiceError(f"任务状态“{status}”无效", {"status": ["无效的状态"]})
+        task.status = status
+        task.completed_at = timezone.now() if status == InvestigationTask.Status.DONE else None
+    if assignee is not None:
+        if not assignable_users(task.organization).filter(pk=assignee.pk).exists():
+            raise ServiceError(f"{assignee} 不是{task.organization.name}的防疫办人员或属地防控办人员，不能负责该任务",
+                               {"assignee": ["不能指派给该用户"]})
+        task.assignee = assignee
+    if note is not None:
+        task.note = note[:200]
+    task.save()
+    from fangkong.core.audit import diff
+
+    audit_record(actor=actor, action="tracing.task", obj=task, organization_id=task.organization_id,
+                 changes=diff(old, {"status": task.status, "assignee": str(task.assignee or ""), "note": task.note}))
+    return task
+
+
+def tasks_alert_overdue(now: datetime | None = None) -> int:
+    """Tell each organisation's office (and its jurisdiction's officers) once about its overdue tracing tasks."""
+    from fangkong.notify import recipients
+    from fangkong.notify.services import notify_send
+    from fangkong.tenancy.models import Organization
+
+    now = now or timezone.now()
+    alerted = 0
+    with transaction.atomic():
+        overdue = list(InvestigationTask.objects.select_for_update(skip_locked=True).filter(
+            status=InvestigationTask.Status.OPEN, due_at__lt=now, alerted_at__isnull=True))
+        by_org: dict[int, list[InvestigationTask]] = {}
+        for t in overdue:
+            by_org.setdefault(t.organization_id, []).append(t)
+        for org in Organization.objects.filter(pk__in=list(by_org)).select_related("jurisdiction"):
+            tasks = by_org[org.pk]
+            users = recipients.org_admins(org) + recipients.jurisdiction_officers(org.jurisdiction)
+            users += [t.assignee for t in tasks if t.assignee_id]
+            notify_send(
+                recipients=users, level="warning",
+                title={"zh-hans": f"{org.name}：{len(tasks)} 项流调任务已逾期",
+                       "en": f"{org.name}: {len(tasks)} tracing tasks overdue"},
+                body={"zh-hans": "逾期任务：" + "；".join(f"{t.get_kind_display()}（期限 "
+                                                      f"{timezone.localtime(t.due_at):%m-%d %H:%M}）"
+                                                      for t in tasks[:10]),
+                      "en": f"{len(tasks)} tracing tasks passed their deadline."},
+                link="/tracing/investigations/?overdue=1", organization_id=org.pk, event="tracing.overdue",
+                dedupe_key=f"tracing-overdue:{org.pk}:{min(t.pk for t in tasks)}:{len(tasks)}",
+            )
+            alerted += len(tasks)
+        InvestigationTask.objects.filter(pk__in=[t.pk for t in overdue]).update(alerted_at=now)
+    return alerted
+
+
+# --- assist lists (协查) -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def assist_create_outgoing(*, case: Case, deadline: datetime, actor: Any) -> AssistList:
+    """The contacts who belong to another organisation, to be sent for verification with a deadline."""
+    if deadline <= timezone.now():
+        raise ServiceError("反馈期限应晚于当前时间", {"deadline": ["应晚于当前时间"]})
+    contacts = list(Contact.objects.filter(case=case).exclude(person__organization_id=case.organization_id)
+                    .select_related("person__organization").order_by("degree", "id"))
+    rows = [{"contact_id": c.pk, "person_id": c.person_id, "organization": c.person.organization.name,
+             "degree": c.degree} for c in contacts]
+    assist = AssistList.objects.create(
+        direction=AssistList.Direction.OUTGOING, organization_id=case.organization_id, case=case,
+        title=f"病例#{case.pk} {case.person.name} 密接协查函", deadline=deadline, rows=rows,
+        counts={"contacts": len(rows)}, created_by=actor if getattr(actor, "is_authenticated", False) else None)
+    audit_record(actor=actor, action="assist.create", obj=assist, organization_id=case.organization_id,
+                 changes={"contacts": [None, len(rows)]})
+    return assist
+
+
+def assist_workbook(*, assist: AssistList, actor: Any) -> bytes:
+    """The .xlsx of an assist list: outgoing → the contacts to verify; incoming → the report (found / where / status).
+
+    Full ID numbers and phones only for a caller allowed to unmask; the export is audited either way."""
+    import openpyxl
+
+    unmask = user_has_perm(actor, "people.unmask")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    deadline = timezone.localtime(assist.deadline).strftime("%Y-%m-%d %H:%M")
+    if assist.direction == AssistList.Direction.OUTGOING:
+        ws.title = "协查名单"
+        ws.append(["姓名", "身份证号", "手机号", "所属单位", "类别", "最后接触", "依据", "反馈期限"])
+        ids = [r["contact_id"] for r in assist.rows]
+        for c in Contact.objects.filter(pk__in=ids).select_related("person__organization").order_by("degree", "id"):
+            p = c.person
+            ev = c.evidence[0] if c.evidence else {}
+            ws.append([p.name, p.id_number if unmask else p.id_number_masked, p.phone if unmask else p.phone_masked,
+                       p.organization.name, c.get_degree_display(),
+                       timezone.localtime(c.last_exposure_at).strftime("%Y-%m-%d %H:%M") if c.last_exposure_at else "",
+                       f"{ev.get('kind', '')} {ev.get('minutes', '')} 分钟" if ev else "", deadline])
+    else:
+        ws.title = "协查反馈"
+        ws.append(["行号", "姓名", "身份证号", "是否找到", "所属单位", "当前措施", "核实任务状态", "反馈期限"])
+        task_status = dict(assist.tasks.values_list("person_id", "status"))
+        people = Person.objects.select_related("organization").in_bulk(
+            [r["person_id"] for r in assist.rows if r.get("person_id")])
+        for r in assist.rows:
+            found = people.get(r.get("person_id"))
+            status = InvestigationTask.Status(task_status[found.pk]).label if found and found.pk in task_status else ""
+            ws.append([r["row"], r["name"], r["id_masked"], "是" if found else "否",
+                       found.organization.name if found else "", (found.measure_kind or "无") if found else "",
+                       str(status), deadline])
+    audit_record(actor=actor, action="assist.export", obj=assist, organization_id=assist.organization_id,
+                 changes={"unmasked": [None, unmask]})
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+_IMPORT_COLUMNS = {"name": ("姓名", "name"), "id_number": ("身份证号", "证件号码", "id_number"),
+                   "phone": ("手机号", "phone")}
+
+
+@transaction.atomic
+def assist_import(*, data: bytes, filename: str, deadline: datetime, organization_id: int, actor: Any,
+                  title: str = "") -> AssistList:
+    """An incoming list matched to the ledger in the caller's scope by the ID number's and the phone's keyed hash;
+    each person found gets a verification task for the organisation that holds them."""
+    import openpyxl
+
+    if not filename.lower().endswith(".xlsx"):
+        raise ServiceError("协查名单应为 .xlsx 文件（列：姓名、身份证号、手机号）", {"file": ["只支持 .xlsx"]})
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ServiceError(f"Excel 文件无法读取：{exc}", {"file": ["无法读取"]}) from None
+    values = list(wb.worksheets[0].iter_rows(values_only=True))
+    if not values:
+        raise ServiceError("协查名单是空的", {"file": ["空文件"]})
+    header = [str(h or "").strip() for h in values[0]]
+    col = {key: next((header.index(n) for n in names if n in header), None) for key, names in _IMPORT_COLUMNS.items()}
+    if col["id_number"] is None and col["phone"] is None:
+        raise ServiceError("协查名单第 1 行缺少“身份证号”或“手机号”列", {"file": ["缺少列"]})
+
+    def cell(row: tuple[Any, ...], key: str) -> str:
+        i = col[key]
+        return str(row[i]).strip() if i is not None and i < len(row) and row[i] is not None else ""
+
+    parsed = []
+    for n, row in enumerate(values[1:], start=2):
+        if not any(c not in (None, "") for c in row):
+            continue
+        parsed.append((n, cell(row, "name"), cell(row, "id_number"), cell(row, "phone")))
+    id_hashes = {crypto.lookup_hash(i): n for n, _nm, i, _p in parsed if i}
+    phone_hashes = {crypto.lookup_hash(p): n for n, _nm, _i, p in parsed if p}
+    scope = Person.objects.visible_to(actor, "assists.manage")
+    by_id = {p.id_number_hash: p for p in scope.filter(id_number_hash__in=list(id_hashes)).select_related(
+        "organization")}
+    by_phone = {p.phone_hash: p for p in scope.filter(phone_hash__in=list(phone_hashes)).select_related(
+        "organization")}
+    assist = AssistList.objects.create(
+        direction=AssistList.Direction.INCOMING, organization_id=organization_id, deadline=deadline,
+        title=title or f"协查名单 {filename}", created_by=actor if getattr(actor, "is_authenticated", False) else None)
+    rows, tasks = [], []
+    for n, name, id_number, phone in parsed:
+        person = by_id.get(crypto.lookup_hash(id_number)) if id_number else None
+        if person is None and phone:
+            person = by_phone.get(crypto.lookup_hash(phone))
+        rows.append({"row": n, "name": name, "id_masked": crypto.mask_id_number(id_number) if id_number else "",
+                     "person_id": person.pk if person else None,
+                     "organization": person.organization.name if person else "",
+                     "matched_by": ("id_number" if id_number and person and person.id_number_hash ==
+                                    crypto.lookup_hash(id_number) else "phone") if person else ""})
+        if person:
+            tasks.append(InvestigationTask(assist_list=assist, organization_id=person.organization_id,
+                                           person=person, kind=InvestigationTask.Kind.ASSIST_VERIFY, due_at=deadline))
+    InvestigationTask.objects.bulk_create(tasks)
+    assist.rows = rows
+    assist.counts = {"rows": len(rows), "found": len(tasks), "not_found": len(rows) - len(tasks)}
+    assist.save(update_fields=["rows", "counts"])
+    audit_record(actor=actor, action="assist.import", obj=assist, organization_id=organization_id,
+                 changes={"counts": [None, assist.counts]})
+    return assist

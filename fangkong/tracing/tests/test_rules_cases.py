@@ -1,0 +1,61 @@
+"""Pure rules added for cases and tracing runs: date checks, presence end, secondary window, the case label."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fangkong.tracing import rules
+
+SH = ZoneInfo("Asia/Shanghai")
+T = datetime(2021, 9, 20, 8, 0, tzinfo=SH)
+
+
+def test_case_dates():
+    ok = rules.case_date_errors(onset=date(2021, 9, 22), sample_date=None, report_date=date(2021, 9, 23),
+                                isolated_at=datetime(2021, 9, 20, 0, 0, tzinfo=SH), window_days=2, tz=SH)
+    assert ok == {}
+    bad = rules.case_date_errors(onset=date(2021, 9, 24), sample_date=date(2021, 9, 25),
+                                 report_date=date(2021, 9, 23), isolated_at=datetime(2021, 9, 20, 23, 59, tzinfo=SH),
+                                 window_days=3, tz=SH)
+    assert set(bad) == {"onset_date", "sample_date", "isolated_at"}
+    assert "早于暴露窗口开始 2021-09-21 00:00" in bad["isolated_at"][0] and "发病日期前 3 天" in bad["isolated_at"][0]
+    assert "window_days" in rules.case_date_errors(onset=None, sample_date=None, report_date=None, isolated_at=None,
+                                                   window_days=30, tz=SH)
+
+
+def test_presence_end_caps_at_max_stay():
+    assert rules.presence_end(T, None, 60) == T + timedelta(minutes=60)
+    assert rules.presence_end(T, T + timedelta(minutes=10), 60) == T + timedelta(minutes=10)
+    assert rules.presence_end(T, T + timedelta(hours=5), 60) == T + timedelta(minutes=60)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 1000), st.one_of(st.none(), st.integers(0, 1000)), st.integers(1, 1000))
+def test_presence_end_never_before_start_nor_beyond_cap(left, _unused, max_stay):
+    end = rules.presence_end(T, T + timedelta(minutes=left), max_stay)
+    assert T <= end <= T + timedelta(minutes=max_stay)
+
+
+def test_secondary_window():
+    assert rules.secondary_window(first_exposure=T, quarantine_start=None, until=T + timedelta(days=1)) == (
+        T, T + timedelta(days=1))
+    assert rules.secondary_window(first_exposure=T, quarantine_start=T - timedelta(hours=1), until=T) is None
+
+
+def test_case_label_cites_strongest_evidence():
+    ev = [{"kind": "co_presence", "venue_id": 3, "from": T.isoformat(), "to": (T + timedelta(minutes=40)).isoformat(),
+           "minutes": 40}]
+    label = rules.case_label(case_id=7, name="甲", evidence=ev, venue_names={3: "一食堂"}, tz=SH)
+    assert label == "病例#7 甲（09-20 08:00–08:40 在一食堂共同停留 40 分钟）"
+    manual = [{"kind": "manual", "from": T.isoformat(), "to": T.isoformat(), "minutes": 0, "reason": "同车"}]
+    assert rules.case_label(case_id=7, name="甲", evidence=manual, venue_names={}, tz=SH) == "病例#7 甲（流调人员判定：同车）"
+    assert rules.case_label(case_id=7, name="甲", evidence=[], venue_names={}, tz=SH) == "病例#7 甲"
+
+
+def test_transitions_are_final_for_confirmed_and_excluded():
+    assert rules.TRANSITIONS["suspected"] == {"confirmed", "asymptomatic", "excluded"}
+    assert not rules.TRANSITIONS["confirmed"] and not rules.TRANSITIONS["excluded"]
