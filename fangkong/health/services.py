@@ -24,6 +24,7 @@ from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
 from fangkong.geo.models import Region
 from fangkong.health import rules
+from fangkong.health.absence_waivers import checkins_waive_for_absence
 from fangkong.health.models import (
     Absence,
     AbsenceFollowUp,
@@ -388,6 +389,7 @@ def absence_register(
     )
     audit_record(actor=actor, action="absence.create", obj=absence, organization_id=person.organization_id,
                  changes={"started_on": [None, started_on.isoformat()], "symptoms": [None, codes]})
+    checkins_waive_for_absence(absence=absence, actor=actor)
     warnings = _clusters_check(absence, actor)
     return absence, warnings
 

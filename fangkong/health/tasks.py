@@ -9,6 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from fangkong.health import services
+from fangkong.health.absence_waivers import checkins_waive_for_day
 from fangkong.health.models import CheckinSetting
 from fangkong.obligations.services import obligations_mark_overdue
 from fangkong.tenancy.models import Organization
@@ -18,8 +19,10 @@ log = logging.getLogger(__name__)
 
 @db_periodic_task(crontab(hour="0", minute="5"))
 def generate_todays_obligations() -> int:
-    created = services.obligations_generate_for_day(day=timezone.localdate())
-    log.info("generated %s obligations", created)
+    today = timezone.localdate()
+    created = services.obligations_generate_for_day(day=today)
+    waived = checkins_waive_for_day(day=today)
+    log.info("generated %s obligations, waived %s for absences", created, waived)
     return created
 
 
@@ -27,6 +30,8 @@ def generate_todays_obligations() -> int:
 def sweep_overdue() -> int:
     """Deadlines passed → overdue; remind the people once each, and the unit leaders after the configured delay."""
     now = timezone.now()
+    # Absences registered since the morning's generation: waive before the deadline turns them overdue.
+    checkins_waive_for_day(day=timezone.localdate(now))
     ids = obligations_mark_overdue(now)
     sent = services.remind_overdue(obligation_ids=ids)
     sent += services.remind_leaders(now=now)
