@@ -340,6 +340,9 @@ class ReevaluationRun(models.Model):
         FAILED = "failed", _("失败")
 
     risk_area = models.ForeignKey(RiskArea, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    # An import announces many areas at once: one run covers them all, so a person in several of them is found and
+    # decided once instead of once per area.
+    also_areas = models.ManyToManyField(RiskArea, blank=True, related_name="batch_runs")
     evaluation_date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0)

@@ -63,8 +63,10 @@ def _as_date(value: Any, field: str, where: str = "") -> date:
 # --- risk areas -------------------------------------------------------------------------------------------------
 
 
-def _queue_reevaluation(area: RiskArea, on: date) -> ReevaluationRun:
+def _queue_reevaluation(area: RiskArea, on: date, also: Sequence[RiskArea] = ()) -> ReevaluationRun:
     run = ReevaluationRun.objects.create(risk_area=area, evaluation_date=on)
+    if also:
+        run.also_areas.set(also)
 
     def start() -> None:
         from fangkong.policy.tasks import reevaluate_task
@@ -251,10 +253,17 @@ def risk_areas_import(
     created = []
     try:
         for values in parsed:
-            created.append(risk_area_announce(jurisdiction=jurisdiction, actor=actor, **values))
+            created.append(risk_area_announce(jurisdiction=jurisdiction, actor=actor, reevaluate=False, **values))
     except ServiceError as e:
         line = f"第 {len(created) + first_line} 行"
         raise ServiceError(f"导入失败，未导入任何记录。{line}：{e.message}", {line: [e.message]}) from None
+    # One re-evaluation per evaluation day for all the medium and high areas of the file, not one per row.
+    by_day: dict[date, list[RiskArea]] = {}
+    for area in created:
+        if area.level in ("high", "medium"):
+            by_day.setdefault(_evaluation_day(area), []).append(area)
+    for on, areas in sorted(by_day.items()):
+        _queue_reevaluation(areas[0], on, also=areas[1:])
     audit_record(actor=actor, action="riskarea.import", object_type="policy.riskarea",
                  object_repr=f"{filename}: {len(created)}", jurisdiction_path=jurisdiction.path)
     return ImportResult(created=created)
@@ -551,9 +560,13 @@ def reevaluate_run(run_id: int, *, actor: Any = None) -> ReevaluationRun:
     run.started_at = timezone.now()
     run.save(update_fields=["status", "started_at"])
     area = run.risk_area
+    areas = ([area] if area is not None else []) + list(run.also_areas.select_related("jurisdiction"))
     try:
         on = run.evaluation_date
-        person_ids = selectors.affected_person_ids(area, on) if area is not None else []
+        found: set[int] = set()
+        for each in areas:
+            found.update(selectors.affected_person_ids(each, on))
+        person_ids = sorted(found)
         run.total = len(person_ids)
         run.save(update_fields=["total"])
         by_jurisdiction: dict[int, tuple[list[Any], Any]] = {}
@@ -589,7 +602,8 @@ def reevaluate_run(run_id: int, *, actor: Any = None) -> ReevaluationRun:
         run.save(update_fields=["status", "error", "finished_at"])
         if area is not None:
             audit_record(actor=actor or "system", action="policy.reevaluate", obj=run,
-                         object_repr=f"{area} → {run.total} 人，新增措施 {run.created} 条",
+                         object_repr=f"{area}{f' 等 {len(areas)} 个地区' if len(areas) > 1 else ''} → "
+                                     f"{run.total} 人，新增措施 {run.created} 条",
                          jurisdiction_path=area.jurisdiction.path,
                          changes={"total": [None, run.total], "created": [None, run.created]})
     return run

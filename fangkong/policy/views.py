@@ -111,8 +111,9 @@ def risk_area_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "policy/risk_area_detail.html", {
         "area": area, "latest": latest, "history": latest.chain(), "can_change": can_change,
         "change_form": forms.ChangeLevelForm(), "end_form": forms.EndForm(),
-        "runs": ReevaluationRun.objects.filter(risk_area__in=[a.pk for a in latest.chain()]).select_related(
-            "risk_area__region")[:5],
+        "runs": ReevaluationRun.objects.filter(
+            Q(risk_area__in=[a.pk for a in latest.chain()]) | Q(also_areas__in=[a.pk for a in latest.chain()])
+        ).distinct().select_related("risk_area__region")[:5],
     })
 
 

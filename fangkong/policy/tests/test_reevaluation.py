@@ -129,3 +129,27 @@ def test_progress_fragment_and_pages(client, world, population, city_policy, dja
     client.force_login(world.charlie)
     assert client.get(f"/measures/person/{person.pk}/").status_code == 404
     assert client.get(f"/policy/runs/{run.pk}/").status_code == 404
+
+
+def test_an_import_of_many_areas_queues_one_run_that_covers_them_all(
+        client, world, population, city_policy, django_capture_on_commit_callbacks):
+    import json
+
+    # 130109 (藁城区) high and 130102 (长安区) medium; a low area of another city changes nobody's measure.
+    rows = [{"区划代码": "130109", "风险等级": "高", "生效日期": D.isoformat()},
+            {"区划代码": "130102", "风险等级": "中", "生效日期": D.isoformat()},
+            {"区划代码": "140105", "风险等级": "低", "生效日期": D.isoformat()}]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.risk_areas_import(jurisdiction=world.city, data=json.dumps(rows).encode(), filename="a.json",
+                                            actor=world.officer)
+    assert len(result.created) == 3
+    run = ReevaluationRun.objects.get()  # one run, not one per row
+    assert run.status == "done" and run.total == 3 and run.created == 3
+    assert run.risk_area.region_id == "130109"
+    assert [a.region_id for a in run.also_areas.all()] == ["130102"]
+    assert set(Measure.objects.values_list("person__name", flat=True)) == {"在藁城区", "藁城区乡镇", "同市长安区"}
+    # The run shows on the page of every area it covers, naming how many more it covered.
+    client.force_login(world.officer)
+    medium = result.created[1]
+    page = client.get(f"/policy/risk-areas/{medium.pk}/").content.decode()
+    assert f"run-{run.pk}" in page and "及另外 1 个地区" in page
