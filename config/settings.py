@@ -108,6 +108,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "fangkong" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # `|can:"perm"` and `query_replace` in every template without a {% load %}.
+            "builtins": ["fangkong.core.templatetags.fangkong"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",

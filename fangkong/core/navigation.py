@@ -19,6 +19,9 @@ class NavItem:
     icon: str = "circle"
     group: str | Promise = ""
     order: int = 100
+    # Pages that act for one organisation (a form that registers samples, the organisation's settings): hidden
+    # from users who are not acting for one (platform admin, jurisdiction and bureau officers), who would get a 404.
+    needs_organization: bool = False
 
 
 @cache

@@ -11,5 +11,6 @@ NAV = [
     NavItem(_("因病缺勤"), "health:absences", "checkins.view", icon="bed", order=225),
     NavItem(_("聚集性预警"), "health:clusters", "checkins.view", icon="urgent", order=227),
     NavItem(_("待核实"), "health:integrity", "checkins.view", icon="zoom-question", order=230),
-    NavItem(_("打卡设置"), "health:settings", "checkins.settings", icon="settings", order=235),
+    NavItem(_("打卡设置"), "health:settings", "checkins.settings", icon="settings", order=235,
+            needs_organization=True),
 ]

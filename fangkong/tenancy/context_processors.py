@@ -17,8 +17,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     entries = []
     path = request.path
     best = ""
+    membership = getattr(request, "membership", None)
+    acting_organization_id = membership.organization_id if membership is not None else None
     for item in all_items():
         if not user_has_perm(user, item.perm):
+            continue
+        if item.needs_organization and acting_organization_id is None:
             continue
         try:
             url = reverse(item.url_name)
@@ -32,5 +36,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_entries": entries,
         "memberships": memberships_of(user),
-        "active_membership": getattr(request, "membership", None),
+        "active_membership": membership,
+        "acting_organization_id": acting_organization_id,
     }

@@ -4,7 +4,15 @@ from typing import Any
 
 from django import template
 
+from fangkong.core.access import user_has_perm
+
 register = template.Library()
+
+
+@register.filter
+def can(user: Any, perm: str) -> bool:
+    """`{% if user|can:"measures.view" %}`: show a link only to those who may follow it (same table as the views)."""
+    return bool(user is not None and user_has_perm(user, perm))
 
 
 @register.simple_tag(takes_context=True)
