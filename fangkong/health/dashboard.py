@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -23,7 +23,7 @@ def cards(request: HttpRequest) -> list[dict[str, Any]]:
     if user_has_perm(user, "self.checkin"):
         from fangkong.health.models import Checkin
 
-        done = Checkin.objects.filter(person__user=user, date=today).exists()
+        done = Checkin.objects.filter(person__user_id=cast(int, user.pk), date=today).exists()
         out.append({"title": _("我的今日打卡"), "value": _("已完成") if done else _("未完成"),
                     "url": reverse("health:checkin"), "tone": "success" if done else "warning"})
     if user_has_perm(user, "compliance.view"):

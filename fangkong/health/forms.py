@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -34,7 +34,7 @@ class CheckinForm(forms.Form):
 
     def __init__(self, *args: Any, symptoms: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["symptoms"].choices = symptom_choices(symptoms)
+        cast(forms.ChoiceField, self.fields["symptoms"]).choices = symptom_choices(symptoms)
 
 
 class AbsenceForm(forms.Form):
@@ -71,7 +71,8 @@ class SettingForm(forms.ModelForm):
 
     def __init__(self, *args: Any, units: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit_ids"].choices = [(u.pk, "　" * max(u.depth, 0) + u.name) for u in units]
+        cast(forms.ChoiceField, self.fields["unit_ids"]).choices = [
+            (u.pk, "　" * max(u.depth, 0) + u.name) for u in units]
         _style(self)
 
     symptoms = forms.MultipleChoiceField(label=_("症状清单"), required=False, widget=forms.CheckboxSelectMultiple,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -51,8 +51,9 @@ def _day(value: str | None) -> date:
 
 def _units(request: HttpRequest, perm: str) -> Any:
     qs = Unit.objects.visible_to(request.user, perm)
-    if _org_id(request):
-        qs = qs.filter(organization_id=_org_id(request))
+    org_id = _org_id(request)
+    if org_id:
+        qs = qs.filter(organization_id=org_id)
     return qs.order_by("path")
 
 
@@ -108,7 +109,8 @@ DEVICE_COOKIE = "fk_device"
 
 @requires("self.checkin")
 def checkin(request: HttpRequest) -> HttpResponse:
-    person = Person.objects.select_related("unit", "organization").defer(*NO_PII_SELF).filter(user=request.user, is_active=True).first()
+    person = Person.objects.select_related("unit", "organization").defer(*NO_PII_SELF).filter(
+        user_id=cast(int, request.user.pk), is_active=True).first()
     if person is None:
         return render(request, "health/checkin_unlinked.html", status=200)
     response = _checkin_page(request, person, proxy=False)
