@@ -36,6 +36,37 @@ STATUS_LABELS = {
 
 TEST_LABELS = {"nat": "核酸检测", "antigen": "抗原检测", "antibody": "抗体检测"}
 
+# The restriction kinds, strictest first: one of them on the person wins over anything else.
+RESTRICTION_KINDS = ("centralized_quarantine", "home_quarantine", "home_health_monitoring")
+# Kinds that put the person on twice-daily (morning and afternoon) temperature check-ins while active: quarantine
+# and health monitoring (seed 003: 隔离/健康监测期间每日早晚测温) and the explicit "每日早晚测温" measure (seed 002,
+# isolated staff; the policy pack's arrival rules). Routine testing, vaccination required, refuse entry, send to a
+# fever clinic and report-and-approval do not: `Person.measure_kind` stays as it was for them.
+TWICE_DAILY_KINDS = frozenset({*RESTRICTION_KINDS, "temperature_twice_daily"})
+
+
+def person_measure(active: Iterable[tuple[str, date | None, date]]) -> tuple[str, date | None]:
+    """What `Person.measure_kind` / `measure_until` should say, from the person's active measures
+    (kind, end date, start date): the strictest restriction, else twice-daily temperature, else nothing.
+    Ties go to the latest start, then the latest end (None = open-ended counts as latest)."""
+    rank = {k: i for i, k in enumerate((*RESTRICTION_KINDS, "temperature_twice_daily"))}
+    chosen = [m for m in active if m[0] in TWICE_DAILY_KINDS]
+    if not chosen:
+        return "", None
+    best = min(chosen, key=lambda m: (rank[m[0]], -m[2].toordinal(),
+                                      -(m[1].toordinal() if m[1] else date.max.toordinal())))
+    return best[0], best[1]
+
+
+def day_of_measure(start: date, end: date | None, today: date) -> tuple[int, int | None]:
+    """(N, M) for "day N of M": N counts from 1 on the start date (0 before it), capped at M once the period is over;
+    M is None for a measure without an end."""
+    total = (end - start).days + 1 if end else None
+    n = max(0, (today - start).days + 1)
+    if total is not None:
+        n = min(n, total)
+    return n, total
+
 
 class TransitionError(ValueError):
     pass

@@ -263,17 +263,11 @@ def measure_confirm(*, measure: Measure, actor: Any) -> Measure:
     measure.confirmed_at = timezone.now()
     measure.save(update_fields=["status", "confirmed_by", "confirmed_at"])
     person = measure.person
-    old_kind, old_until = person.measure_kind, person.measure_until
-    person.measure_kind = measure.kind
-    person.measure_until = measure.end_date
-    person.save(update_fields=["measure_kind", "measure_until", "updated_at"])
-    audit_record(
-        actor=actor, action="measure.confirm", obj=measure, organization_id=person.organization_id,
-        changes={"status": ["proposed", "confirmed"],
-                 "person.measure_kind": [old_kind, measure.kind],
-                 "person.measure_until": [old_until.isoformat() if old_until else None,
-                                          measure.end_date.isoformat() if measure.end_date else None]},
-    )
+    changes: dict[str, Any] = {"status": ["proposed", "confirmed"]}
+    # Only kinds that require twice-daily temperature put the person on twice-daily check-ins (rules.TWICE_DAILY_KINDS).
+    changes.update(_set_person_measure(person))
+    audit_record(actor=actor, action="measure.confirm", obj=measure, organization_id=person.organization_id,
+                 changes=changes)
     return measure
 
 
@@ -372,12 +366,18 @@ def measure_start(*, measure: Measure, place: str, actor: Any) -> Measure:
     return measure
 
 
-def _refresh_person_measure(person: Person, *, exclude: int) -> tuple[str, date | None]:
-    """The person's current measure after one ends: another active restriction first, else the latest active one."""
-    others = list(Measure.objects.filter(person=person, status__in=ACTIVE).exclude(pk=exclude)
-                  .order_by("-start_date", "-id").values_list("kind", "end_date"))
-    chosen = next((o for o in others if o[0] in RESTRICTIONS), others[0] if others else ("", None))
-    return chosen
+def _set_person_measure(person: Person) -> dict[str, list[Any]]:
+    """Recompute `Person.measure_kind` / `measure_until` from the person's active measures (rules.person_measure:
+    the strictest restriction, else twice-daily temperature, else nothing) and save them if they changed.
+    Returns the audit changes ({} when nothing changed)."""
+    active = Measure.objects.filter(person_id=person.pk, status__in=ACTIVE).values_list("kind", "end_date", "start_date")
+    kind, until = rules.person_measure(active)
+    old_kind, old_until = person.measure_kind, person.measure_until
+    if (kind, until) == (old_kind, old_until):
+        return {}
+    person.measure_kind, person.measure_until = kind, until
+    person.save(update_fields=["measure_kind", "measure_until", "updated_at"])
+    return {"person.measure_kind": [old_kind, kind], "person.measure_until": [_iso(old_until), _iso(until)]}
 
 
 @transaction.atomic
@@ -394,13 +394,9 @@ def measure_release(*, measure: Measure, approver: Any, actor: Any, today: date 
     measure.released_by = approver if getattr(approver, "is_authenticated", False) else None
     measure.save(update_fields=["status", "released_at", "released_by"])
     person = measure.person
-    old_kind, old_until = person.measure_kind, person.measure_until
-    person.measure_kind, person.measure_until = _refresh_person_measure(person, exclude=measure.pk)
-    person.save(update_fields=["measure_kind", "measure_until", "updated_at"])
     audit_record(actor=actor, action="measure.release", obj=measure, organization_id=person.organization_id,
                  changes={"status": [old, new_status], "approver": [None, str(approver)],
-                          "person.measure_kind": [old_kind, person.measure_kind],
-                          "person.measure_until": [_iso(old_until), _iso(person.measure_until)]})
+                          **_set_person_measure(person)})
     return measure
 
 
@@ -437,10 +433,7 @@ def measure_extend(*, measure: Measure, days: int, reason: str, actor: Any) -> M
                                "reason": [None, reason]}
     if old_status != new_status:
         changes["status"] = [old_status, new_status]
-    if person.measure_kind == measure.kind and person.measure_until == old_end:
-        person.measure_until = new_end
-        person.save(update_fields=["measure_until", "updated_at"])
-        changes["person.measure_until"] = [old_end.isoformat(), new_end.isoformat()]
+    changes.update(_set_person_measure(person))
     audit_record(actor=actor, action="measure.extend", obj=measure, organization_id=person.organization_id,
                  changes=changes)
     return measure
@@ -448,8 +441,9 @@ def measure_extend(*, measure: Measure, days: int, reason: str, actor: Any) -> M
 
 @transaction.atomic
 def measure_escalate(*, measure: Measure, reason: str, actor: Any) -> Measure:
-    """A positive test or symptoms: the measure ends as "escalated"; the person stays restricted (the stricter
-    track — fever clinic, case — sets their next measure)."""
+    """A positive test or symptoms: the measure ends as "escalated" and no longer drives the person's check-ins
+    (`Person.measure_kind` is recomputed from what else is active); the stricter track — fever clinic, a case from
+    tracing — sets what follows."""
     measure = _locked(measure)
     new_status = _move(measure, "escalate")
     reason = (reason or "").strip()
@@ -459,7 +453,7 @@ def measure_escalate(*, measure: Measure, reason: str, actor: Any) -> Measure:
     measure.status, measure.escalation_reason = new_status, reason[:200]
     measure.save(update_fields=["status", "escalation_reason"])
     audit_record(actor=actor, action="measure.escalate", obj=measure, organization_id=measure.person.organization_id,
-                 changes={"status": [old, new_status], "reason": [None, reason]})
+                 changes={"status": [old, new_status], "reason": [None, reason], **_set_person_measure(measure.person)})
     return measure
 
 

@@ -131,7 +131,54 @@ def test_escalate(world, make_person):
     with pytest.raises(ServiceError, match="不能延长"):
         services.measure_extend(measure=m, days=3, reason="x", actor=world.alice)
     person.refresh_from_db()
-    assert person.measure_kind == "centralized_quarantine"  # still restricted until the stricter track decides
+    # The escalated measure no longer drives twice-daily check-ins; the stricter track sets what follows.
+    assert (person.measure_kind, person.measure_until) == ("", None)
+    assert AuditEvent.objects.get(action="measure.escalate").changes["person.measure_kind"] == [
+        "centralized_quarantine", ""]
+
+
+@pytest.mark.parametrize("kind", ["routine_testing", "vaccination_required", "refuse_entry", "send_to_fever_clinic",
+                                  "report_and_approval"])
+def test_kinds_without_twice_daily_temperature_leave_the_person_alone(world, make_person, kind):
+    person = make_person()
+    confirmed(world, person, kind=kind, key=f"k-{kind}", days=(1,))
+    person.refresh_from_db()
+    assert (person.measure_kind, person.measure_until) == ("", None)
+    assert "person.measure_kind" not in AuditEvent.objects.get(action="measure.confirm").changes
+
+
+@pytest.mark.parametrize("kind", ["centralized_quarantine", "home_quarantine", "home_health_monitoring",
+                                  "temperature_twice_daily"])
+def test_twice_daily_kinds_set_the_person_and_put_them_on_two_slots(world, make_person, kind):
+    from fangkong.health.models import CheckinSetting
+    from fangkong.health.services import obligations_generate_for_day
+    from fangkong.obligations.models import Obligation
+
+    person = make_person()
+    other = make_person()
+    CheckinSetting.objects.update_or_create(organization=person.organization,
+                                            defaults={"frequency": "daily", "is_active": True})
+    confirmed(world, person, kind=kind, key=f"k-{kind}", days=(1,))
+    person.refresh_from_db()
+    assert (person.measure_kind, person.measure_until) == (kind, date(2021, 9, 30))
+    obligations_generate_for_day(day=D, organization=person.organization)
+    slots = lambda p: Obligation.objects.filter(person=p, day=D, kind__startswith="checkin").count()  # noqa: E731
+    assert (slots(person), slots(other)) == (2, 1)
+
+
+def test_a_routine_measure_does_not_replace_a_quarantine_and_escalation_falls_back(world, make_person):
+    person = make_person()
+    quarantine = confirmed(world, person, kind="home_quarantine", key="hq", days=(1,))
+    temp = confirmed(world, person, kind="temperature_twice_daily", key="tt", days=(1,), end=date(2021, 10, 5))
+    confirmed(world, person, kind="routine_testing", key="rt", days=(1,))
+    person.refresh_from_db()
+    assert (person.measure_kind, person.measure_until) == ("home_quarantine", quarantine.end_date)
+    services.measure_escalate(measure=quarantine, reason="出现发热", actor=world.alice)
+    person.refresh_from_db()
+    assert (person.measure_kind, person.measure_until) == ("temperature_twice_daily", temp.end_date)
+    services.measure_escalate(measure=temp, reason="核酸阳性", actor=world.alice)
+    person.refresh_from_db()
+    assert (person.measure_kind, person.measure_until) == ("", None)
 
 
 def test_custodians_encrypted_masked_and_audited(world, make_person):

@@ -75,3 +75,29 @@ def test_release_possible_exactly_when_everything_is_clear(tests, symptomatic, o
     clear = today > END and not symptomatic and all(r == "negative" for _k, _d, r in tests)
     assert (out == []) == clear
     assert out.count("有阳性检测结果") == (1 if any(r == "positive" for _k, _d, r in tests) else 0)
+
+
+def test_person_measure_picks_the_strictest_twice_daily_kind():
+    from fangkong.measures.rules import person_measure
+
+    s, e = date(2021, 9, 17), date(2021, 9, 30)
+    assert person_measure([]) == ("", None)
+    assert person_measure([("routine_testing", None, s), ("vaccination_required", None, s)]) == ("", None)
+    assert person_measure([("temperature_twice_daily", e, s), ("routine_testing", None, s)]) == (
+        "temperature_twice_daily", e)
+    assert person_measure([("home_health_monitoring", e, s), ("centralized_quarantine", date(2021, 9, 20), s),
+                           ("temperature_twice_daily", None, s)]) == ("centralized_quarantine", date(2021, 9, 20))
+    # Two of the same kind: the latest start wins.
+    assert person_measure([("home_quarantine", e, s), ("home_quarantine", date(2021, 10, 8), date(2021, 9, 25))]) == (
+        "home_quarantine", date(2021, 10, 8))
+
+
+def test_day_of_measure():
+    from fangkong.measures.rules import day_of_measure
+
+    s, e = date(2021, 9, 17), date(2021, 9, 30)
+    assert day_of_measure(s, e, s) == (1, 14)
+    assert day_of_measure(s, e, date(2021, 9, 23)) == (7, 14)
+    assert day_of_measure(s, e, date(2021, 10, 3)) == (14, 14)
+    assert day_of_measure(s, e, date(2021, 9, 16)) == (0, 14)
+    assert day_of_measure(s, None, date(2021, 9, 19)) == (3, None)
