@@ -1,14 +1,25 @@
-"""API bearer tokens: issued once in clear, stored as SHA-256, revocable."""
+"""API bearer tokens: issued once in clear, stored as SHA-256, revocable.
+
+`token_user` is on every API request: it answers from the per-process auth cache (`fangkong.core.authcache`,
+ADR 0007) and reads the database only on a miss. Revoking a token, deactivating its user or changing the user
+drops the cached entry at once in this process and within the documented bound elsewhere.
+"""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
+import time
+from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from fangkong.core import authcache
 from fangkong.core.audit import audit_record
 from fangkong.core.models import ApiToken
 
@@ -36,16 +47,47 @@ def token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
     return token
 
 
+# Set on the user copies token_user hands out: memberships_of() may then serve the memberships from the cache too.
+CACHED_AUTH_ATTR = "_fangkong_auth_cached"
+TOUCH_EVERY = 60.0
+
+
+@dataclass
+class _CachedToken:
+    token_id: int
+    user: Any  # an unsaved-looking snapshot: never handed out, only copied
+    touched: float  # time.monotonic() of the last last_used_at write from this process
+
+
 def token_user(raw: str) -> Any | None:
     """The user a raw token belongs to, or None. Touches last_used_at at most once a minute (hot path)."""
     if not raw.startswith(PREFIX):
         return None
-    token = (
-        ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw), revoked_at__isnull=True).first()
-    )
-    if token is None or not token.user.is_active:
-        return None
-    now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    key = ("token", hash_token(raw))
+    hit = authcache.get(key)
+    if hit is None:
+        gen = authcache.generation()
+        token = (
+            ApiToken.objects.select_related("user").filter(key_hash=key[1], revoked_at__isnull=True).first()
+        )
+        if token is None or not token.user.is_active:
+            return None
+        now = timezone.now()
+        stale = token.last_used_at is None or (now - token.last_used_at).total_seconds() > TOUCH_EVERY
+        hit = _CachedToken(token.pk, token.user, 0.0 if stale else time.monotonic())
+        authcache.put(key, hit, user_id=token.user_id, generation=gen)
+    if time.monotonic() - hit.touched > TOUCH_EVERY:
+        hit.touched = time.monotonic()
+        ApiToken.objects.filter(pk=hit.token_id).update(last_used_at=timezone.now())
+    user = copy.copy(hit.user)
+    setattr(user, CACHED_AUTH_ATTR, True)
+    return user
+
+
+# Invalidation (ADR 0007): a revoked or deleted token, a changed, deactivated or deleted user.
+_on_token = authcache.receiver_for(lambda token: token.user_id)
+_on_user = authcache.receiver_for(lambda user: user.pk)
+post_save.connect(_on_token, sender=ApiToken, dispatch_uid="authcache_token_save")
+post_delete.connect(_on_token, sender=ApiToken, dispatch_uid="authcache_token_delete")
+post_save.connect(_on_user, sender=get_user_model(), dispatch_uid="authcache_user_save")
+post_delete.connect(_on_user, sender=get_user_model(), dispatch_uid="authcache_user_delete")

@@ -10,27 +10,58 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 
-from fangkong.tenancy.models import Membership
+from fangkong.core import authcache
+from fangkong.core.tokens import CACHED_AUTH_ATTR
+from fangkong.tenancy.models import Authority, Jurisdiction, Membership, Organization, Unit
 from fangkong.tenancy.roles import Role, role_grants
 
 _CACHE_ATTR = "_fangkong_memberships"
 
 
+def _load_memberships(user: Any) -> list[Membership]:
+    return list(
+        Membership.objects.filter(user=user).select_related(
+            "jurisdiction", "authority", "authority__jurisdiction", "organization", "organization__jurisdiction",
+            "unit",
+        ).order_by("id")
+    )
+
+
 def memberships_of(user: Any) -> list[Membership]:
-    """The user's memberships, loaded once per user object (one query per request)."""
+    """The user's memberships, loaded once per user object (one query per request).
+
+    API requests authenticated by a bearer token (users handed out by `token_user`) take them from the per-process
+    auth cache (ADR 0007): no query at all while the entry lives; a membership change drops it. The list and its
+    objects are shared between requests: read them, never change them.
+    """
     if not getattr(user, "is_authenticated", False):
         return []
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is None:
-        cached = list(
-            Membership.objects.filter(user=user).select_related(
-                "jurisdiction", "authority", "authority__jurisdiction", "organization", "organization__jurisdiction",
-                "unit",
-            ).order_by("id")
-        )
+        if getattr(user, CACHED_AUTH_ATTR, False):
+            key = ("memberships", user.pk)
+            cached = authcache.get(key)
+            if cached is None:
+                gen = authcache.generation()
+                cached = _load_memberships(user)
+                authcache.put(key, cached, user_id=user.pk, generation=gen)
+        else:
+            cached = _load_memberships(user)
         setattr(user, _CACHE_ATTR, cached)
     return cached
+
+
+# Invalidation (ADR 0007): a membership granted, changed or revoked drops its user's entries; a tenancy node saved
+# or deleted (its path, and so every scope below it, may have moved) drops everything.
+_on_membership = authcache.receiver_for(lambda m: m.user_id)
+_on_node = authcache.receiver_for(lambda node: None)
+post_save.connect(_on_membership, sender=Membership, dispatch_uid="authcache_membership_save")
+post_delete.connect(_on_membership, sender=Membership, dispatch_uid="authcache_membership_delete")
+for _model in (Jurisdiction, Authority, Organization, Unit):
+    post_save.connect(_on_node, sender=_model, dispatch_uid=f"authcache_{_model.__name__}_save")
+    post_delete.connect(_on_node, sender=_model, dispatch_uid=f"authcache_{_model.__name__}_delete")
 
 
 def forget_memberships(user: Any) -> None:

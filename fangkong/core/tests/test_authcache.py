@@ -1,0 +1,119 @@
+"""The API's auth cache (ADR 0007): warm requests skip the token and membership reads; every change that matters
+takes effect at once in this process, and through the shared version (or the TTL) elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from fangkong.core import authcache
+from fangkong.core.models import ApiToken
+from fangkong.core.tokens import token_issue, token_revoke
+from fangkong.tenancy import services as tenancy
+from fangkong.tenancy.models import Membership
+from fangkong.tenancy.roles import Role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    authcache.clear()
+    yield
+    authcache.clear()
+
+
+def _auth_queries(client, path, raw):
+    with CaptureQueriesContext(connection) as q:
+        r = client.get(path, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    sql = [x["sql"] for x in q.captured_queries]
+    return r, [s for s in sql if "core_apitoken" in s and s.lstrip().upper().startswith("SELECT")], [
+        s for s in sql if "tenancy_membership" in s]
+
+
+def test_a_warm_request_reads_neither_token_nor_memberships(client, world):
+    _t, raw = token_issue(user=world.alice, name="t")
+    r, tokens, memberships = _auth_queries(client, "/api/v1/people", raw)
+    assert r.status_code == 200 and len(tokens) == 1 and len(memberships) == 1
+    r, tokens, memberships = _auth_queries(client, "/api/v1/people", raw)
+    assert r.status_code == 200 and tokens == [] and memberships == []
+
+
+def test_revoked_token_is_refused_at_once(client, world):
+    token, raw = token_issue(user=world.alice, name="t")
+    assert client.get("/api/v1/people", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    token_revoke(token=token, actor=world.alice)
+    assert client.get("/api/v1/people", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+
+
+def test_deactivated_user_is_refused_at_once(client, world):
+    _t, raw = token_issue(user=world.alice, name="t")
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    world.alice.is_active = False
+    world.alice.save()
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+
+
+def test_removed_role_takes_the_permission_away_at_once(client, world):
+    _t, raw = token_issue(user=world.bob, name="t")
+    assert client.get("/api/v1/people", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    tenancy.membership_revoke(membership=Membership.objects.get(user=world.bob), actor=world.admin)
+    assert client.get("/api/v1/people", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 403
+
+
+def test_granted_role_takes_effect_at_once(client, world, make_person):
+    make_person()
+    _t, raw = token_issue(user=world.charlie, name="t")
+    person_ids = lambda: [p["id"] for p in client.get(  # noqa: E731
+        "/api/v1/people", HTTP_AUTHORIZATION=f"Bearer {raw}").json()["items"]]
+    from fangkong.people.models import Person
+
+    assert person_ids() == []
+    tenancy.membership_grant(user=world.charlie, role=Role.ORG_ADMIN, organization=world.factory, actor=world.admin)
+    assert set(person_ids()) == set(Person.objects.filter(organization=world.factory).values_list("id", flat=True))
+
+
+def test_other_tenant_still_gets_404_with_a_warm_cache(client, world, make_person):
+    person = make_person()
+    _t, raw = token_issue(user=world.charlie, name="t")
+    for _ in range(3):
+        assert client.get(f"/api/v1/people/{person.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 404
+    _t, alice = token_issue(user=world.alice, name="t")
+    assert client.get(f"/api/v1/people/{person.pk}", HTTP_AUTHORIZATION=f"Bearer {alice}").status_code == 200
+
+
+def test_a_change_made_by_another_process_applies_once_the_shared_version_moves(client, world, settings):
+    """Another process revokes: no signal here, only its bump of the version in the shared cache."""
+    settings.AUTH_CACHE_CHECK = 0
+    token, raw = token_issue(user=world.alice, name="t")
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=token.created_at)  # a bulk update: no signal
+    # Still cached: this process was told nothing.
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    cache.set(authcache.VERSION_KEY, "bumped-by-another-process", None)
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+
+
+def test_entries_expire_after_the_ttl(client, world, settings):
+    settings.AUTH_CACHE_TTL = 0  # the bound when no version can travel
+    token, raw = token_issue(user=world.alice, name="t")
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=token.created_at)
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+
+
+def test_unknown_tokens_are_not_cached(client, world):
+    for _ in range(2):
+        r, tokens, _m = _auth_queries(client, "/api/v1/me", "fk_not-a-token")
+        assert r.status_code == 401 and len(tokens) == 1
+
+
+def test_handed_out_users_are_copies(world):
+    from fangkong.core.tokens import token_user
+
+    _t, raw = token_issue(user=world.alice, name="t")
+    first = token_user(raw)
+    first.first_name = "changed by a request"
+    assert token_user(raw).first_name != "changed by a request"
