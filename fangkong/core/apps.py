@@ -7,5 +7,5 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connects the auth cache's invalidation signals in every process (web, Huey, commands): ADR 0007.
+        # Connects the auth cache's invalidation signals in every process (web, Huey, commands): ADR 0009.
         from fangkong.core import tokens  # noqa: F401

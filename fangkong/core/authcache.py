@@ -1,4 +1,4 @@
-"""A small per-process cache for API authentication: bearer token → user, user → memberships (ADR 0007).
+"""A small per-process cache for API authentication: bearer token → user, user → memberships (ADR 0009).
 
 Every API request used to read its token, its user and the user's memberships (a six-table join) before doing any
 work of its own; on the hot paths (a check-in, a gate scan) that was most of the request. Entries live for

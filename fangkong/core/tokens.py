@@ -1,7 +1,7 @@
 """API bearer tokens: issued once in clear, stored as SHA-256, revocable.
 
 `token_user` is on every API request: it answers from the per-process auth cache (`fangkong.core.authcache`,
-ADR 0007) and reads the database only on a miss. Revoking a token, deactivating its user or changing the user
+ADR 0009) and reads the database only on a miss. Revoking a token, deactivating its user or changing the user
 drops the cached entry at once in this process and within the documented bound elsewhere.
 """
 
@@ -84,7 +84,7 @@ def token_user(raw: str) -> Any | None:
     return user
 
 
-# Invalidation (ADR 0007): a revoked or deleted token, a changed, deactivated or deleted user.
+# Invalidation (ADR 0009): a revoked or deleted token, a changed, deactivated or deleted user.
 _on_token = authcache.receiver_for(lambda token: token.user_id)
 _on_user = authcache.receiver_for(lambda user: user.pk)
 post_save.connect(_on_token, sender=ApiToken, dispatch_uid="authcache_token_save")

@@ -33,7 +33,7 @@ def memberships_of(user: Any) -> list[Membership]:
     """The user's memberships, loaded once per user object (one query per request).
 
     API requests authenticated by a bearer token (users handed out by `token_user`) take them from the per-process
-    auth cache (ADR 0007): no query at all while the entry lives; a membership change drops it. The list and its
+    auth cache (ADR 0009): no query at all while the entry lives; a membership change drops it. The list and its
     objects are shared between requests: read them, never change them.
     """
     if not getattr(user, "is_authenticated", False):
@@ -53,7 +53,7 @@ def memberships_of(user: Any) -> list[Membership]:
     return cached
 
 
-# Invalidation (ADR 0007): a membership granted, changed or revoked drops its user's entries; a tenancy node saved
+# Invalidation (ADR 0009): a membership granted, changed or revoked drops its user's entries; a tenancy node saved
 # or deleted (its path, and so every scope below it, may have moved) drops everything.
 _on_membership = authcache.receiver_for(lambda m: m.user_id)
 _on_node = authcache.receiver_for(lambda node: None)

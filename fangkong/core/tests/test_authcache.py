@@ -1,4 +1,4 @@
-"""The API's auth cache (ADR 0007): warm requests skip the token and membership reads; every change that matters
+"""The API's auth cache (ADR 0009): warm requests skip the token and membership reads; every change that matters
 takes effect at once in this process, and through the shared version (or the TTL) elsewhere."""
 
 from __future__ import annotations
