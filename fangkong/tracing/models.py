@@ -43,6 +43,9 @@ class Case(TimeStampedModel):
     window_days = models.PositiveSmallIntegerField(_("暴露窗口（发病前天数）"), default=2)
     source = models.CharField(_("来源"), max_length=20, choices=Source.choices, default=Source.CLINIC)
     source_reference = models.CharField(_("来源编号"), max_length=100, blank=True, default="")
+    # The positive result the system proposed this case from (source positive_result).
+    positive_finding = models.ForeignKey("testing.PositiveFinding", null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="cases", verbose_name=_("阳性发现"))
     confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -256,3 +259,56 @@ class InvestigationTask(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class DeclaredGroupQuerySet(models.QuerySet):
+    def visible_to(self, user: Any, perm: str = "cases.view") -> DeclaredGroupQuerySet:
+        from fangkong.tenancy.scope import scope_q
+
+        return self.filter(scope_q(user, perm, org="organization", unit=None))
+
+
+class Household(TimeStampedModel):
+    """People declared as living together (同住家庭成员): each is a close contact of the others when one is a case."""
+
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="+",
+                                     verbose_name=_("单位"))
+    name = models.CharField(_("户名/住址"), max_length=200)
+    members = models.ManyToManyField("people.Person", related_name="households", verbose_name=_("成员"))
+
+    objects = DeclaredGroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("同住家庭")
+        verbose_name_plural = _("同住家庭")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Meeting(TimeStampedModel):
+    """A meeting: its declared attendees and, when it has a venue, everyone admitted there during the session."""
+
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="+",
+                                     verbose_name=_("单位"))
+    title = models.CharField(_("会议名称"), max_length=200)
+    venue = models.ForeignKey("access.Venue", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("会议室"))
+    starts_at = models.DateTimeField(_("开始时间"))
+    ends_at = models.DateTimeField(_("结束时间"))
+    attendees = models.ManyToManyField("people.Person", blank=True, related_name="meetings",
+                                       verbose_name=_("参会人员"))
+
+    objects = DeclaredGroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("会议")
+        verbose_name_plural = _("会议")
+        indexes = [models.Index(fields=["organization", "starts_at"], name="meeting_org_start")]
+        constraints = [models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                              name="meeting_ends_after_start")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -24,9 +24,10 @@ from fangkong.tracing.models import Case, Contact
 # Evidence rows: (index person, contact person, venue, from, to). Grouped per (index, contact) by the query.
 _CO_PRESENCE_SQL = """
 WITH idx AS (
-    SELECT * FROM unnest(%(pids)s::bigint[], %(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS t(pid, ws, we)
+    SELECT * FROM unnest(%(pids)s::bigint[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+                  WITH ORDINALITY AS t(pid, ws, we, wid)
 ), mine AS MATERIALIZED (
-    SELECT idx.pid, s.venue_id, v.max_stay_minutes * interval '1 minute' AS ms,
+    SELECT idx.wid, idx.pid, s.venue_id, v.max_stay_minutes * interval '1 minute' AS ms,
            (%(thresholds)s::jsonb ->> v.kind)::int AS thr,
            GREATEST(s.at, idx.ws) AS s,
            LEAST(COALESCE(LEAST(s.left_at, s.at + v.max_stay_minutes * interval '1 minute'),
@@ -38,7 +39,7 @@ WITH idx AS (
     WHERE COALESCE((%(thresholds)s::jsonb ->> v.kind)::int, 0) > 0
       AND s.at > idx.ws - v.max_stay_minutes * interval '1 minute'
 ), pairs AS (
-    SELECT m.pid, o.person_id, m.venue_id,
+    SELECT m.wid, m.pid, o.person_id, m.venue_id,
            GREATEST(m.s, o.at) AS f,
            LEAST(m.e, LEAST(COALESCE(o.left_at, o.at + m.ms), o.at + m.ms)) AS t,
            m.thr
@@ -47,10 +48,10 @@ WITH idx AS (
                       AND o.at < m.e AND o.at > m.s - m.ms
     WHERE m.e > m.s AND o.person_id <> m.pid
 )
-SELECT pid, person_id, json_agg(json_build_array(venue_id, f, t) ORDER BY f)
+SELECT wid, pid, person_id, json_agg(json_build_array(venue_id, f, t) ORDER BY f)
 FROM pairs
 WHERE t - f >= thr * interval '1 minute'
-GROUP BY pid, person_id
+GROUP BY wid, pid, person_id
 """
 
 
@@ -69,23 +70,37 @@ def _parse_ts(value: str) -> datetime:
 def co_presence(windows: Sequence[IndexWindow], min_minutes: Mapping[str, int] = rules.DEFAULT_MIN_MINUTES,
                 ) -> dict[int, dict[int, list[rules.Evidence]]]:
     """{index person: {other person: [Evidence…]}} for many index people at once, each with its own window."""
-    windows = [w for w in windows if w.end > w.start]
-    if not windows:
-        return {}
-    if connection.vendor != "postgresql":
-        return co_presence_python(windows, min_minutes)
-    params: dict[str, Any] = {
-        "pids": [w.person_id for w in windows], "starts": [w.start for w in windows],
-        "ends": [w.end for w in windows], "thresholds": json.dumps(dict(min_minutes)),
-    }
     out: dict[int, dict[int, list[rules.Evidence]]] = defaultdict(dict)
+    for w, found in zip(windows, co_presence_windows(windows, min_minutes), strict=True):
+        for other, items in found.items():
+            out[w.person_id].setdefault(other, []).extend(items)
+    return {pid: others for pid, others in out.items() if others}
+
+
+def co_presence_windows(windows: Sequence[IndexWindow], min_minutes: Mapping[str, int] = rules.DEFAULT_MIN_MINUTES,
+                        ) -> list[dict[int, list[rules.Evidence]]]:
+    """For each window in order, {other person: [Evidence…]}: one query whatever the number of windows, and the same
+    person may appear in several windows (a contact of two cases) without their answers being mixed."""
+    out: list[dict[int, list[rules.Evidence]]] = [{} for _ in windows]
+    live = [i for i, w in enumerate(windows) if w.end > w.start]
+    if not live:
+        return out
+    if connection.vendor != "postgresql":
+        for i in live:
+            out[i] = co_presence_python([windows[i]], min_minutes).get(windows[i].person_id, {})
+        return out
+    params: dict[str, Any] = {
+        "pids": [windows[i].person_id for i in live], "starts": [windows[i].start for i in live],
+        "ends": [windows[i].end for i in live], "thresholds": json.dumps(dict(min_minutes)),
+    }
     with connection.cursor() as cur:
         cur.execute(_CO_PRESENCE_SQL, params)
-        for pid, other, items in cur.fetchall():
+        for wid, pid, other, items in cur.fetchall():
             if isinstance(items, str):
                 items = json.loads(items)
-            out[pid][other] = [rules.Evidence(pid, other, v, _parse_ts(f), _parse_ts(t)) for v, f, t in items]
-    return dict(out)
+            out[live[wid - 1]][other] = [rules.Evidence(pid, other, v, _parse_ts(f), _parse_ts(t))
+                                         for v, f, t in items]
+    return out
 
 
 def presences(person_ids: Sequence[int] | None = None, venue_ids: Sequence[int] | None = None,
@@ -179,6 +194,204 @@ def same_dormitory(*, person: Any, start: datetime, end: datetime) -> dict[int, 
         pk=person.pk).values_list("pk", flat=True)
     return {pid: [{"kind": "same_dormitory", "room": room, "from": start.isoformat(), "to": end.isoformat(),
                    "minutes": int((end - start).total_seconds() // 60)}] for pid in ids}
+
+
+# --- evidence beyond the scans, for many cases at once -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseWindow:
+    """A case's index person and exposure window, with what the group rules need."""
+
+    case_id: int
+    person_id: int
+    organization_id: int
+    unit_id: int | None
+    dormitory: str
+    start: datetime
+    end: datetime
+
+
+# The days a case was admitted somewhere in its window, and for each the unit mates admitted the same day (same
+# day bounds, clipped to the window): one statement for all cases, two index probes per (case day, unit mate).
+_SAME_UNIT_SQL = """
+WITH c AS (
+    SELECT * FROM unnest(%(cids)s::bigint[], %(pids)s::bigint[], %(units)s::bigint[], %(ws)s::timestamptz[],
+                         %(we)s::timestamptz[]) AS t(cid, pid, unit, ws, we)
+), days AS MATERIALIZED (
+    SELECT DISTINCT c.cid, c.pid, c.unit,
+           GREATEST(c.ws, ((s.at AT TIME ZONE %(tz)s)::date::timestamp AT TIME ZONE %(tz)s)) AS f,
+           LEAST(c.we, (((s.at AT TIME ZONE %(tz)s)::date + 1)::timestamp AT TIME ZONE %(tz)s)) AS t
+    FROM c
+    JOIN access_scan s ON s.person_id = c.pid AND s.direction = 'entry' AND s.decision = 'admit'
+                      AND s.at >= c.ws AND s.at < c.we
+)
+SELECT days.cid, p.id, json_agg(json_build_array(days.f, days.t) ORDER BY days.f)
+FROM days
+JOIN people_person p ON p.unit_id = days.unit AND p.id <> days.pid AND p.is_active
+WHERE EXISTS (SELECT 1 FROM access_scan s WHERE s.person_id = p.id AND s.direction = 'entry'
+                AND s.decision = 'admit' AND s.at >= days.f AND s.at < days.t)
+GROUP BY days.cid, p.id
+"""
+
+
+def unit_sizes(unit_ids: Sequence[int]) -> dict[int, int]:
+    from django.db.models import Count
+
+    from fangkong.people.models import Person
+
+    return dict(Person.objects.filter(unit_id__in=set(unit_ids), is_active=True).order_by().values("unit_id")
+                .annotate(n=Count("id")).values_list("unit_id", "n"))
+
+
+def same_unit_shift_many(cases: Sequence[CaseWindow]) -> dict[int, dict[int, list[dict[str, Any]]]]:
+    """{case: {unit mate: evidence per shared day}}: people of the case's own (lowest) unit admitted somewhere on a
+    day the case was admitted, inside the window. The caller decides which units are small enough (teams)."""
+    cases = [c for c in cases if c.unit_id and c.end > c.start]
+    if not cases:
+        return {}
+    if connection.vendor != "postgresql":
+        from fangkong.people.models import Person
+
+        people = Person.objects.in_bulk([c.person_id for c in cases])
+        return {c.case_id: same_unit_shift(person=people[c.person_id], start=c.start, end=c.end) for c in cases}
+    out: dict[int, dict[int, list[dict[str, Any]]]] = defaultdict(dict)
+    unit_of = {c.case_id: c.unit_id for c in cases}
+    with connection.cursor() as cur:
+        cur.execute(_SAME_UNIT_SQL, {
+            "cids": [c.case_id for c in cases], "pids": [c.person_id for c in cases],
+            "units": [c.unit_id for c in cases], "ws": [c.start for c in cases], "we": [c.end for c in cases],
+            "tz": str(timezone.get_current_timezone()),
+        })
+        for cid, pid, spans in cur.fetchall():
+            if isinstance(spans, str):
+                spans = json.loads(spans)
+            out[cid][pid] = [{"kind": "same_unit_shift", "unit_id": unit_of[cid],
+                              "from": _parse_ts(f).isoformat(), "to": _parse_ts(t).isoformat(), "minutes": 0}
+                             for f, t in spans]
+    return dict(out)
+
+
+def _whole_window(kind: str, c: CaseWindow, **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, **extra, "from": c.start.isoformat(), "to": c.end.isoformat(),
+            "minutes": int((c.end - c.start).total_seconds() // 60)}
+
+
+def same_dormitory_many(cases: Sequence[CaseWindow]) -> dict[int, dict[int, list[dict[str, Any]]]]:
+    """{case: {room mate: evidence}}: active people of the same organisation with the same dormitory room."""
+    from fangkong.people.models import Person
+
+    rooms = {(c.organization_id, c.dormitory.strip()) for c in cases if c.dormitory.strip()}
+    if not rooms:
+        return {}
+    mates: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for pid, org, room in Person.objects.filter(
+            organization_id__in={o for o, _r in rooms}, dormitory__in={r for _o, r in rooms}, is_active=True,
+    ).order_by().values_list("pk", "organization_id", "dormitory"):
+        mates[(org, room)].append(pid)
+    out: dict[int, dict[int, list[dict[str, Any]]]] = {}
+    for c in cases:
+        room = c.dormitory.strip()
+        if room:
+            found = {pid: [_whole_window("same_dormitory", c, room=room)]
+                     for pid in mates.get((c.organization_id, room), []) if pid != c.person_id}
+            if found:
+                out[c.case_id] = found
+    return out
+
+
+def households_many(cases: Sequence[CaseWindow]) -> dict[int, dict[int, list[dict[str, Any]]]]:
+    """{case: {household member: evidence}}: the declared members of every household the case belongs to."""
+    from fangkong.tracing.models import Household
+
+    through = Household.members.through
+    mine: dict[int, set[int]] = defaultdict(set)
+    for hid, pid in through.objects.filter(person_id__in={c.person_id for c in cases}).values_list(
+            "household_id", "person_id"):
+        mine[pid].add(hid)
+    if not mine:
+        return {}
+    members: dict[int, list[int]] = defaultdict(list)
+    for hid, pid in through.objects.filter(household_id__in={h for hs in mine.values() for h in hs}).values_list(
+            "household_id", "person_id").order_by("household_id", "person_id"):
+        members[hid].append(pid)
+    out: dict[int, dict[int, list[dict[str, Any]]]] = {}
+    for c in cases:
+        found: dict[int, list[dict[str, Any]]] = {}
+        for hid in sorted(mine.get(c.person_id, ())):
+            for pid in members[hid]:
+                if pid != c.person_id:
+                    found.setdefault(pid, []).append(_whole_window("household", c, household_id=hid))
+        if found:
+            out[c.case_id] = found
+    return out
+
+
+def meeting_participants(meetings: Sequence[Any]) -> dict[int, dict[int, tuple[datetime, datetime]]]:
+    """{meeting: {person: (from, to)}}: declared attendees for the whole session, and people admitted at the
+    meeting's venue whose presence overlaps the session, for the overlap. Two queries for any number of meetings."""
+    from django.db.models import Max, Q
+
+    from fangkong.access.models import Scan, Venue
+    from fangkong.tracing.models import Meeting
+
+    out: dict[int, dict[int, tuple[datetime, datetime]]] = {m.pk: {} for m in meetings}
+    by_id = {m.pk: m for m in meetings}
+    for mid, pid in Meeting.attendees.through.objects.filter(meeting_id__in=list(by_id)).values_list(
+            "meeting_id", "person_id"):
+        out[mid][pid] = (by_id[mid].starts_at, by_id[mid].ends_at)
+    with_venue = [m for m in meetings if m.venue_id]
+    if with_venue:
+        longest = timedelta(minutes=Venue.objects.filter(pk__in={m.venue_id for m in with_venue}).aggregate(
+            m=Max("max_stay_minutes"))["m"] or 0)
+        match = Q()
+        for m in with_venue:
+            match |= Q(venue_id=m.venue_id, at__lt=m.ends_at, at__gt=m.starts_at - longest)
+        rows = Scan.objects.filter(match, direction="entry", decision="admit").order_by().values_list(
+            "venue_id", "person_id", "at", "left_at", "venue__max_stay_minutes")
+        for vid, pid, at, left, ms in rows:
+            end = rules.presence_end(at, left, ms)
+            for m in with_venue:
+                if m.venue_id != vid:
+                    continue
+                f, t = max(at, m.starts_at), min(end, m.ends_at)
+                if t > f:
+                    have = out[m.pk].get(pid)
+                    out[m.pk][pid] = (min(have[0], f), max(have[1], t)) if have else (f, t)
+    return out
+
+
+def meetings_many(cases: Sequence[CaseWindow]) -> dict[int, dict[int, list[dict[str, Any]]]]:
+    """{case: {fellow attendee: evidence per meeting}}: meetings inside the window that the case attended."""
+    from fangkong.tracing.models import Meeting
+
+    if not cases:
+        return {}
+    meetings = list(Meeting.objects.filter(starts_at__lt=max(c.end for c in cases),
+                                           ends_at__gt=min(c.start for c in cases)))
+    if not meetings:
+        return {}
+    participants = meeting_participants(meetings)
+    out: dict[int, dict[int, list[dict[str, Any]]]] = {}
+    for c in cases:
+        found: dict[int, list[dict[str, Any]]] = {}
+        for m in meetings:
+            span = participants[m.pk].get(c.person_id)
+            if span is None:
+                continue
+            f, t = max(span[0], c.start), min(span[1], c.end)
+            if t <= f:
+                continue
+            for pid, (pf, pt) in participants[m.pk].items():
+                ff, tt = max(f, pf), min(t, pt)
+                if pid == c.person_id or tt <= ff:
+                    continue
+                found.setdefault(pid, []).append({
+                    "kind": "meeting", "meeting_id": m.pk, "venue_id": m.venue_id, "title": m.title,
+                    "from": ff.isoformat(), "to": tt.isoformat(), "minutes": int((tt - ff).total_seconds() // 60)})
+        if found:
+            out[c.case_id] = found
+    return out
 
 
 def quarantine_starts(person_ids: Sequence[int]) -> dict[int, datetime]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Mapping
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -65,14 +67,45 @@ def _history(case: Case, before: str, actor: Any, note: str = "") -> None:
                                     actor=actor if getattr(actor, "is_authenticated", False) else None)
 
 
+class SystemActor:
+    """The system acting on its own (no user): audited as such, never allowed what needs a person's judgement."""
+
+    is_authenticated = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# A positive result proposes a case: the system records it as suspected, an office officer confirms it.
+SYSTEM = SystemActor("system:positive-result")
+
+
+def _is_system(actor: Any) -> bool:
+    return isinstance(actor, SystemActor)
+
+
 @transaction.atomic
 def case_create(
     *, person_id: int, actor: Any, status: str = Case.Status.SUSPECTED, onset_date: date | None = None,
     sample_date: date | None = None, report_date: date | None = None, isolated_at: datetime | None = None,
     source: str = Case.Source.CLINIC, source_reference: str = "", window_days: int = 2,
+    positive_finding_id: int | None = None,
 ) -> Case:
-    """A case for a person in the caller's scope. Creating it as confirmed needs the confirmation right."""
-    person = _person_in_scope(person_id, actor, "cases.change")
+    """A case for a person in the caller's scope. Creating it as confirmed needs the confirmation right.
+
+    The system (`SystemActor`, no user) may create suspected cases only, for any person: it acts on a positive
+    result already recorded by someone entitled to, and the office confirms."""
+    if _is_system(actor):
+        person = Person.objects.select_related("organization").filter(pk=person_id).first()
+        if person is None:
+            raise NotFound(f"人员 #{person_id} 不存在")
+        if status != Case.Status.SUSPECTED:
+            raise PermissionDenied("cases.confirm")
+    else:
+        person = _person_in_scope(person_id, actor, "cases.change")
     if status not in Case.Status.values or status == Case.Status.EXCLUDED:
         raise ServiceError(f"病例状态“{status}”无效，新建病例可选：疑似、确诊、无症状", {"status": ["无效的状态"]})
     if status in (Case.Status.CONFIRMED, Case.Status.ASYMPTOMATIC) and not user_has_perm(actor, "cases.confirm"):
@@ -88,14 +121,61 @@ def case_create(
     case = Case.objects.create(
         organization=person.organization, person=person, status=status, source=source,
         source_reference=source_reference, created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        confirmed_at=timezone.now() if status != Case.Status.SUSPECTED else None, **values,
+        confirmed_at=timezone.now() if status != Case.Status.SUSPECTED else None,
+        positive_finding_id=positive_finding_id, **values,
     )
-    _history(case, "", actor)
+    _history(case, "", actor, note=f"由{actor}自动生成" if _is_system(actor) else "")
     Investigation.objects.create(case=case)
     audit_record(actor=actor, action="case.create", obj=case, organization_id=case.organization_id,
-                 changes={"status": [None, status], "person": [None, person.name]})
+                 changes={"status": [None, status], "person": [None, person.name], "source": [None, source],
+                          **({"positive_finding": [None, positive_finding_id]} if positive_finding_id else {})})
     _alert_case(case)
     return case
+
+
+def case_propose_from_finding(*, finding_id: int, actor: Any = SYSTEM) -> Case | None:
+    """A positive individual result proposes a suspected case (sample date from the result, linked to the finding),
+    unless the person already has an open case; the finding is marked case_proposed either way, in the same
+    transaction. Returns the new case, or None when nothing was created (already handled, or an open case exists).
+    Safe to call twice for the same finding: the row lock and the status check make the second call a no-op."""
+    from fangkong.testing.models import PositiveFinding
+    from fangkong.testing.services import finding_mark
+
+    with transaction.atomic():
+        finding = PositiveFinding.objects.select_for_update().select_related("person").filter(pk=finding_id).first()
+        if finding is None or finding.status != PositiveFinding.Status.OPEN:
+            return None
+        existing = Case.objects.filter(person_id=finding.person_id).exclude(status=Case.Status.EXCLUDED).first()
+        case = None
+        if existing is None:
+            tz = _tz()
+            sample_on = timezone.localtime(finding.sampled_at, tz).date()
+            report_on = max(timezone.localtime(finding.reported_at, tz).date(), sample_on)
+            case = case_create(
+                person_id=finding.person_id, actor=actor, status=Case.Status.SUSPECTED, sample_date=sample_on,
+                report_date=report_on, source=Case.Source.POSITIVE_RESULT,
+                source_reference=f"阳性发现#{finding.pk} 样本#{finding.sample_id}", positive_finding_id=finding.pk)
+        else:
+            audit_record(actor=actor, action="case.finding_attached", obj=existing,
+                         organization_id=existing.organization_id,
+                         changes={"positive_finding": [None, finding.pk]})
+        finding_mark(finding=finding, status=PositiveFinding.Status.CASE_PROPOSED, actor=actor)
+        return case
+
+
+def cases_propose_from_open_findings(*, organization_id: int | None = None) -> list[int]:
+    """Every open finding (those written in bulk send no post_save): one transaction each; returns new case ids."""
+    from fangkong.testing.selectors import open_findings_for_tracing
+
+    created = []
+    for fid in open_findings_for_tracing(organization_id=organization_id).order_by("id").values_list("id", flat=True):
+        try:
+            case = case_propose_from_finding(finding_id=fid)
+        except ServiceError:
+            continue  # e.g. inconsistent dates on the result: left open for the office to handle by hand
+        if case is not None:
+            created.append(case.pk)
+    return created
 
 
 @transaction.atomic
@@ -172,10 +252,15 @@ def _alert_case(case: Case) -> None:
 # --- tracing -------------------------------------------------------------------------------------------------------
 
 
+# Same team on the same shift days only for a unit this small: a person attached to a workshop of hundreds is not a
+# close contact of all of them (the issue: "the same team or unit"; the unit tree's leaves are teams).
+TEAM_MAX = 30
+
+
 def trace_params(case: Case, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Defaults completed and checked: {window_days, min_minutes: {kind: minutes}, secondary}."""
+    """Defaults completed and checked: {window_days, min_minutes: {kind: minutes}, secondary, team_max}."""
     params = dict(params or {})
-    unknown = set(params) - {"window_days", "min_minutes", "secondary"}
+    unknown = set(params) - {"window_days", "min_minutes", "secondary", "team_max"}
     if unknown:
         raise ServiceError(f"未知的追踪参数：{', '.join(sorted(unknown))}", {k: ["未知参数"] for k in unknown})
     minutes = dict(rules.DEFAULT_MIN_MINUTES)
@@ -189,7 +274,11 @@ def trace_params(case: Case, params: Mapping[str, Any] | None) -> dict[str, Any]
     window_days = params.get("window_days", case.window_days)
     if not isinstance(window_days, int) or not 0 <= window_days <= 21:
         raise ServiceError(f"暴露窗口天数应为 0–21 的整数，收到 {window_days!r}", {"window_days": ["应为 0–21"]})
-    return {"window_days": window_days, "min_minutes": minutes, "secondary": bool(params.get("secondary", True))}
+    team_max = params.get("team_max", TEAM_MAX)
+    if not isinstance(team_max, int) or isinstance(team_max, bool) or not 0 <= team_max <= 500:
+        raise ServiceError(f"同班组规则的人数上限应为 0–500 的整数，收到 {team_max!r}", {"team_max": ["应为 0–500"]})
+    return {"window_days": window_days, "min_minutes": minutes, "secondary": bool(params.get("secondary", True)),
+            "team_max": team_max}
 
 
 def _co_evidence(items: list[rules.Evidence]) -> list[dict[str, Any]]:
@@ -203,71 +292,151 @@ def _span(evidence: list[dict[str, Any]]) -> tuple[datetime | None, datetime | N
     return (min(starts) if starts else None), (max(ends) if ends else None)
 
 
+@dataclasses.dataclass
+class TraceResult:
+    window: tuple[datetime, datetime]
+    found: dict[int, dict[str, Any]]
+    # What the computation left out and why, stored with the snapshot: {"same_unit_skipped": {unit_id, members}}
+    notes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _window(case: Case, params: Mapping[str, Any], now: datetime) -> tuple[datetime, datetime]:
+    try:
+        return rules.exposure_window(onset=case.onset_date, sample_date=case.sample_date,
+                                     isolated_at=case.isolated_at, until=now, tz=_tz(),
+                                     days_before=params["window_days"])
+    except ValueError as exc:
+        raise ServiceError(f"病例#{case.pk}（{case.person.name}）无法追踪：{exc}", {"onset_date": [str(exc)]}) from None
+
+
 def find_contacts(*, case: Case, params: Mapping[str, Any], now: datetime,
                   ) -> tuple[tuple[datetime, datetime], dict[int, dict[str, Any]]]:
     """The window and {person: {degree, via, evidence}} for a case; reads only."""
-    person = case.person
-    try:
-        window = rules.exposure_window(onset=case.onset_date, sample_date=case.sample_date,
-                                       isolated_at=case.isolated_at, until=now, tz=_tz(),
-                                       days_before=params["window_days"])
-    except ValueError as exc:
-        raise ServiceError(f"病例#{case.pk}（{person.name}）无法追踪：{exc}", {"onset_date": [str(exc)]}) from None
-    start, end = window
-    found: dict[int, dict[str, Any]] = {}
+    result = find_contacts_many(cases=[case], params={case.pk: params}, now=now)[case.pk]
+    if isinstance(result, ServiceError):
+        raise result
+    return result.window, result.found
 
-    def add(pid: int, evidence: list[dict[str, Any]], degree: int = 1, via: int | None = None) -> None:
-        if pid == person.pk:
+
+def find_contacts_many(*, cases: Sequence[Case], params: Mapping[int, Mapping[str, Any]], now: datetime,
+                       ) -> dict[int, TraceResult | ServiceError]:
+    """Contacts of many cases with a fixed number of queries whatever their number: one co-presence query per set of
+    thresholds for all windows, one per group rule (same team on shift days, dormitory room, household, meeting),
+    one for the manual contacts, one for the quarantine starts and one co-presence query for every close contact's
+    secondary window. A case that cannot be traced (no onset nor sample date) gets its ServiceError instead."""
+    out: dict[int, TraceResult | ServiceError] = {}
+    windows: dict[int, selectors.CaseWindow] = {}
+    for case in cases:
+        try:
+            start, end = _window(case, params[case.pk], now)
+        except ServiceError as exc:
+            out[case.pk] = exc
+            continue
+        p = case.person
+        windows[case.pk] = selectors.CaseWindow(case.pk, p.pk, p.organization_id, p.unit_id,
+                                                p.dormitory or "", start, end)
+        out[case.pk] = TraceResult(window=(start, end), found={})
+    live = [c for c in cases if c.pk in windows]
+    if not live:
+        return out
+
+    def add(cid: int, pid: int, evidence: list[dict[str, Any]], degree: int = 1, via: int | None = None) -> None:
+        if pid == windows[cid].person_id:
             return
+        found = out[cid].found  # type: ignore[union-attr]
         entry = found.setdefault(pid, {"degree": degree, "via": via, "evidence": []})
         entry["evidence"].extend(evidence)
 
-    close = selectors.co_presence([selectors.IndexWindow(person.pk, start, end)], params["min_minutes"])
-    for pid, items in close.get(person.pk, {}).items():
-        add(pid, _co_evidence(items))
-    for pid, ev in selectors.same_unit_shift(person=person, start=start, end=end).items():
-        add(pid, ev)
-    for pid, ev in selectors.same_dormitory(person=person, start=start, end=end).items():
-        add(pid, ev)
-    for m in ManualContact.objects.filter(case=case):
-        at = (m.exposed_at or m.added_at).isoformat()
-        add(m.person_id, [{"kind": "manual", "from": at, "to": at, "minutes": 0, "reason": m.reason,
-                           "by": str(m.added_by or "")}])
-
-    if params["secondary"] and found:
-        starts = selectors.quarantine_starts(list(found))
-        windows = []
-        for pid, entry in found.items():
-            first, _last = _span(entry["evidence"])
-            win = rules.secondary_window(first_exposure=first or start, quarantine_start=starts.get(pid), until=now)
-            if win:
-                windows.append(selectors.IndexWindow(pid, *win))
-        secondary = selectors.co_presence(windows, params["min_minutes"])
-        for via, others in sorted(secondary.items()):
+    # Close: co-presence at venues, grouped by thresholds (one query per distinct set, usually one).
+    by_thresholds: dict[str, list[int]] = defaultdict(list)
+    for c in live:
+        by_thresholds[json.dumps(params[c.pk]["min_minutes"], sort_keys=True)].append(c.pk)
+    for key, cids in by_thresholds.items():
+        wins = [selectors.IndexWindow(windows[cid].person_id, windows[cid].start, windows[cid].end) for cid in cids]
+        for cid, others in zip(cids, selectors.co_presence_windows(wins, json.loads(key)), strict=True):
             for pid, items in others.items():
-                if pid == person.pk or (pid in found and found[pid]["degree"] == 1):
-                    continue
-                if pid not in found:
-                    found[pid] = {"degree": 2, "via": via, "evidence": []}
-                if found[pid]["via"] == via:
-                    found[pid]["evidence"].extend(_co_evidence(items))
-    for entry in found.values():
-        entry["evidence"].sort(key=lambda e: (-int(e.get("minutes") or 0), e.get("from") or ""))
-    return window, found
+                add(cid, pid, _co_evidence(items))
+
+    # Same team on shift days, for units no larger than the case's team_max.
+    sizes = selectors.unit_sizes([w.unit_id for w in windows.values() if w.unit_id])
+    teams = []
+    for c in live:
+        w = windows[c.pk]
+        if not w.unit_id:
+            continue
+        if sizes.get(w.unit_id, 0) - 1 <= params[c.pk]["team_max"]:
+            teams.append(w)
+        else:
+            out[c.pk].notes["same_unit_skipped"] = {  # type: ignore[union-attr]
+                "unit_id": w.unit_id, "members": sizes.get(w.unit_id, 0), "team_max": params[c.pk]["team_max"]}
+    for rule in (selectors.same_unit_shift_many(teams), selectors.same_dormitory_many(list(windows.values())),
+                 selectors.households_many(list(windows.values())), selectors.meetings_many(list(windows.values()))):
+        for cid, people in rule.items():
+            for pid, ev in people.items():
+                add(cid, pid, ev)
+    for m in ManualContact.objects.filter(case_id__in=list(windows)).select_related("added_by"):
+        at = (m.exposed_at or m.added_at).isoformat()
+        add(m.case_id, m.person_id, [{"kind": "manual", "from": at, "to": at, "minutes": 0, "reason": m.reason,
+                                      "by": str(m.added_by or "")}])
+
+    # Secondary: every close contact of every case, from its first exposure to its quarantine, in one query per set
+    # of thresholds.
+    wanted = [c for c in live if params[c.pk]["secondary"] and out[c.pk].found]  # type: ignore[union-attr]
+    starts = selectors.quarantine_starts(sorted({pid for c in wanted for pid in out[c.pk].found}))  # type: ignore
+    by_thresholds = defaultdict(list)
+    for c in wanted:
+        by_thresholds[json.dumps(params[c.pk]["min_minutes"], sort_keys=True)].append(c.pk)
+    for key, cids in by_thresholds.items():
+        keys: list[tuple[int, int]] = []
+        wins: list[selectors.IndexWindow] = []
+        for cid in cids:
+            for pid, entry in out[cid].found.items():  # type: ignore[union-attr]
+                first, _last = _span(entry["evidence"])
+                win = rules.secondary_window(first_exposure=first or windows[cid].start,
+                                             quarantine_start=starts.get(pid), until=now)
+                if win:
+                    keys.append((cid, pid))
+                    wins.append(selectors.IndexWindow(pid, *win))
+        secondary: dict[int, dict[int, dict[int, list[rules.Evidence]]]] = defaultdict(dict)
+        for (cid, via), others in zip(keys, selectors.co_presence_windows(wins, json.loads(key)), strict=True):
+            if others:
+                secondary[cid][via] = others
+        for cid, by_via in secondary.items():
+            found = out[cid].found  # type: ignore[union-attr]
+            for via, others in sorted(by_via.items()):
+                for pid, items in others.items():
+                    if pid == windows[cid].person_id or (pid in found and found[pid]["degree"] == 1):
+                        continue
+                    if pid not in found:
+                        found[pid] = {"degree": 2, "via": via, "evidence": []}
+                    if found[pid]["via"] == via:
+                        found[pid]["evidence"].extend(_co_evidence(items))
+    for c in live:
+        for entry in out[c.pk].found.values():  # type: ignore[union-attr]
+            entry["evidence"].sort(key=lambda e: (-int(e.get("minutes") or 0), e.get("from") or ""))
+    return out
+
 
 
 @transaction.atomic
 def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None,
-              now: datetime | None = None) -> TraceSnapshot:
+              now: datetime | None = None, result: TraceResult | None = None) -> TraceSnapshot:
     """Find the case's contacts, store a snapshot, update the contacts, propose their measures, create the
     investigation tasks and the terminal disinfection obligations. Re-running is safe: only people absent from the
-    previous snapshot are marked new, measures and obligations already on file are not repeated."""
+    previous snapshot are marked new, measures and obligations already on file are not repeated.
+
+    `result` is the computation when the caller made it for many cases at once (`trace_run_many`)."""
     now = now or timezone.now()
     case = Case.objects.select_related("person", "organization", "organization__jurisdiction").get(pk=case.pk)
     if case.status == Case.Status.EXCLUDED:
         raise ServiceError(f"病例#{case.pk}（{case.person.name}）已排除，不再追踪", {"status": ["已排除"]})
     clean = trace_params(case, params)
-    (start, end), found = find_contacts(case=case, params=clean, now=now)
+    if result is None:
+        computed = find_contacts_many(cases=[case], params={case.pk: clean}, now=now)[case.pk]
+        if isinstance(computed, ServiceError):
+            raise computed
+        result = computed
+    (start, end), found = result.window, result.found
     previous = case.snapshots.order_by("-started_at", "-id").first()
     before = set(previous.findings.values_list("person_id", flat=True)) if previous else set()
     snapshot = TraceSnapshot.objects.create(
@@ -300,7 +469,7 @@ def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None
         "close": sum(1 for e in found.values() if e["degree"] == 1),
         "secondary": sum(1 for e in found.values() if e["degree"] == 2),
         "new": sum(1 for pid in found if pid not in before), "measures": len(measures),
-        "obligations": obligations, "tasks": tasks,
+        "obligations": obligations, "tasks": tasks, **result.notes,
     }
     snapshot.finished_at = timezone.now()
     snapshot.save(update_fields=["counts", "finished_at"])
@@ -309,6 +478,36 @@ def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None
                      "counts": [None, snapshot.counts], "params": [None, clean],
                      "measures_proposed": [None, [m.pk for m in measures][:500]]})
     return snapshot
+
+
+def trace_run_many(*, case_ids: Sequence[int], actor: Any, params: Mapping[str, Any] | None = None,
+                   now: datetime | None = None) -> tuple[list[TraceSnapshot], dict[int, str]]:
+    """Many cases at once: the reads for all of them together (`find_contacts_many`), then each case's writes in its
+    own transaction, so one case that cannot be traced does not stop the others. Returns the snapshots and
+    {case id: error message}."""
+    now = now or timezone.now()
+    cases = list(Case.objects.filter(pk__in=list(case_ids)).exclude(status=Case.Status.EXCLUDED).select_related(
+        "person").order_by("pk"))
+    errors: dict[int, str] = {}
+    clean: dict[int, dict[str, Any]] = {}
+    for case in cases:
+        try:
+            clean[case.pk] = trace_params(case, params)
+        except ServiceError as exc:
+            errors[case.pk] = exc.message
+    cases = [c for c in cases if c.pk in clean]
+    results = find_contacts_many(cases=cases, params=clean, now=now)
+    snapshots = []
+    for case in cases:
+        result = results[case.pk]
+        if isinstance(result, ServiceError):
+            errors[case.pk] = result.message
+            continue
+        try:
+            snapshots.append(trace_run(case=case, actor=actor, params=params, now=now, result=result))
+        except ServiceError as exc:
+            errors[case.pk] = exc.message
+    return snapshots, errors
 
 
 def _propose_measures(*, case: Case, found: Mapping[int, Mapping[str, Any]], actor: Any, on: date) -> list[Any]:

@@ -9,20 +9,21 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from fangkong.tracing import services
-from fangkong.tracing.models import Case
 
 
 @db_task()
 def trace_cases(case_ids: list[int], actor_id: int | None = None, params: dict[str, Any] | None = None) -> list[int]:
-    """One snapshot per case, each in its own transaction (a case that cannot be traced does not stop the others)."""
+    """One snapshot per case: the reads for all cases together, each case's writes in its own transaction (a case
+    that cannot be traced does not stop the others)."""
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
-    done = []
-    for case in Case.objects.filter(pk__in=case_ids).select_related("person"):
-        try:
-            done.append(services.trace_run(case=case, actor=actor or "system", params=params).pk)
-        except services.ServiceError:
-            continue
-    return done
+    snapshots, _errors = services.trace_run_many(case_ids=case_ids, actor=actor or "system", params=params)
+    return [s.pk for s in snapshots]
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def propose_cases_from_findings() -> list[int]:
+    """Every five minutes: open positive findings the signals did not turn into cases (safety net)."""
+    return services.cases_propose_from_open_findings()
 
 
 @db_periodic_task(crontab(minute="*/15"))
