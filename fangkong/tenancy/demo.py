@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class DemoContext:
     users: dict[str, Any] = field(default_factory=dict)  # username → user
     logins: list[tuple[str, str]] = field(default_factory=list)  # (username, what it shows)
     counts: Counter = field(default_factory=Counter)
+    timings: dict[str, float] = field(default_factory=dict)  # step → seconds (seed_demo -v2 prints them)
 
 
 class DemoRefused(Exception):
@@ -477,7 +479,9 @@ def run_demo(*, seed: int = DEFAULT_SEED, extra_steps: bool = True) -> DemoConte
     ctx = DemoContext(rng=random.Random(seed), today=timezone.localdate(), password_hash=make_password(PASSWORD))
     with transaction.atomic():
         for step in STEPS + (app_steps() if extra_steps else []):
+            started = time.monotonic()
             step(ctx)
+            ctx.timings[f"{step.__module__}.{step.__name__}"] = round(time.monotonic() - started, 2)
         assert ctx.city is not None
         audit_record(
             actor="seed_demo", action="demo.seed", obj=ctx.city, jurisdiction_path=ctx.city.path,

@@ -25,6 +25,9 @@ class Command(BaseCommand):
             return
         figures = "，".join(f"{k} {v}" for k, v in sorted(ctx.counts.items()))
         self.stdout.write(self.style.SUCCESS(f"演示数据已生成：{figures}"))
+        if options.get("verbosity", 1) > 1:
+            for step, seconds in ctx.timings.items():
+                self.stdout.write(f"  {step}: {seconds} s")
         self.stdout.write(f"演示账号（密码均为 {PASSWORD}）：")
         width = max(len(u) for u, _ in ctx.logins)
         for username, what in ctx.logins:
