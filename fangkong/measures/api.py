@@ -7,12 +7,14 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import get_language
 from ninja import Router, Schema, Status
 
 from fangkong.core.access import api_permission
 from fangkong.core.api_support import Page, paginate
-from fangkong.measures import services
+from fangkong.core.errors import ServiceError
+from fangkong.measures import rules, selectors, services
 from fangkong.measures.models import Measure, MeasureCustodian
 from fangkong.policy import services as policy_services
 from fangkong.policy.api import DecisionOut, PolicyRef, StayIn, decision_out, person_or_404
@@ -97,25 +99,78 @@ def confirm_measure(request: HttpRequest, measure_id: int) -> dict[str, Any]:
     return measure_out(services.measure_confirm(measure=measure, actor=request.user))
 
 
+class MeasureListOut(MeasureOut):
+    unit_id: int | None
+    day: int
+    days: int | None
+    overdue_tests: int
+
+
 class MeasurePage(Page):
-    items: list[MeasureOut]
+    items: list[MeasureListOut]
 
 
-@router.get("/measures", response=MeasurePage, summary="Measures in the caller's scope, filtered by status, kind, unit")
+@router.get("/measures", response=MeasurePage,
+            summary="Measures in the caller's scope: status (a status, or active | overdue | all), kind, unit (with "
+                    "its sub-units), jurisdiction (with its sub-jurisdictions), place; day N of M and overdue tests")
 @api_permission("measures.view")
 def list_all_measures(
-    request: HttpRequest, status: str = "", kind: str = "", unit: int | None = None, limit: int = 50,
-    offset: int = 0,
+    request: HttpRequest, status: str = "all", kind: str = "", unit: int | None = None,
+    jurisdiction: int | None = None, place: str = "", limit: int = 50, offset: int = 0,
 ) -> dict[str, Any]:
-    qs = Measure.objects.visible_to(request.user, "measures.view").prefetch_related("tests")
-    if status:
-        qs = qs.filter(status=status)
-    if kind:
-        qs = qs.filter(kind=kind)
-    if unit is not None:
-        qs = qs.filter(person__unit_id=unit)
+    from fangkong.tenancy.models import Jurisdiction, Unit
+
+    status = status or "all"
+    if status not in selectors.VIEWS and status not in Measure.Status.values:
+        raise ServiceError(f"未知的状态“{status}”", {"status": ["可选：" + "、".join(selectors.VIEWS)]})
+    if kind and kind not in Measure.Kind.values:
+        raise ServiceError(f"未知的措施“{kind}”", {"kind": ["可选：" + "、".join(Measure.Kind.values)]})
+    unit_path = get_object_or_404(Unit.objects.visible_to(request.user, "measures.view"), pk=unit).path \
+        if unit is not None else ""
+    jurisdiction_path = get_object_or_404(Jurisdiction, pk=jurisdiction).path if jurisdiction is not None else ""
+    qs = selectors.measure_list(user=request.user, view=status, kind=kind, place=place, unit_path=unit_path,
+                                jurisdiction_path=jurisdiction_path).prefetch_related("tests")
     items, page = paginate(qs, limit, offset)
-    return {**page, "items": [measure_out(m) for m in items]}
+    today = timezone.localdate()
+    out = []
+    for m in items:
+        day, days = rules.day_of_measure(m.start_date, m.end_date, today)
+        out.append({**measure_out(m), "unit_id": m.person.unit_id, "day": day, "days": days,
+                    "overdue_tests": m.overdue_tests})
+    return {**page, "items": out}
+
+
+class CountOut(Schema):
+    id: int | None
+    name: str
+    parent: str
+    total: int
+    by_kind: dict[str, int]
+    other: int
+    confirmed: int
+    in_progress: int
+    ready_for_release: int
+    with_overdue_tests: int
+
+
+@router.get("/measures/counts", response=list[CountOut],
+            summary="Active measures (confirmed, in progress, ready for release) counted by unit, organization or "
+                    "jurisdiction: per kind, per status, and how many have an overdue test")
+@api_permission("measures.view")
+def measure_counts(request: HttpRequest, by: str = "unit", kind: str = "", unit: int | None = None,
+                   jurisdiction: int | None = None) -> list[dict[str, Any]]:
+    from fangkong.tenancy.models import Jurisdiction, Unit
+
+    if by not in selectors.GROUPS:
+        raise ServiceError(f"未知的分组“{by}”", {"by": ["可选：unit、organization、jurisdiction"]})
+    unit_path = get_object_or_404(Unit.objects.visible_to(request.user, "measures.view"), pk=unit).path \
+        if unit is not None else ""
+    jurisdiction_path = get_object_or_404(Jurisdiction, pk=jurisdiction).path if jurisdiction is not None else ""
+    rows = selectors.measure_counts(user=request.user, by=by, kind=kind, unit_path=unit_path,
+                                    jurisdiction_path=jurisdiction_path)
+    return [{"id": r.key, "name": r.name, "parent": r.parent, "total": r.total, "by_kind": r.by_kind, "other": r.other,
+             "confirmed": r.confirmed, "in_progress": r.in_progress, "ready_for_release": r.ready,
+             "with_overdue_tests": r.with_overdue} for r in rows]
 
 
 def _measure_or_404(request: HttpRequest, measure_id: int, perm: str) -> Measure:

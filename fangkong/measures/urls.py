@@ -6,6 +6,8 @@ app_name = "measures"
 
 urlpatterns = [
     path("", views.measure_list, name="measure_list"),
+    path("export.xlsx", views.measure_list_export, name="measure_list_export"),
+    path("counts/", views.measure_counts, name="counts"),
     path("person/<int:pk>/", views.person_measures, name="person"),
     path("<int:pk>/confirm/", views.measure_confirm, name="confirm"),
     path("<int:pk>/start/", views.measure_start, name="start"),

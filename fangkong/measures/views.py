@@ -3,44 +3,163 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from io import BytesIO
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from fangkong.core.access import requires, user_has_perm
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
-from fangkong.measures import documents, rules, services
+from fangkong.measures import documents, rules, selectors, services
 from fangkong.measures.models import Measure, MeasureCustodian
 from fangkong.people.models import Person
 from fangkong.policy import forms as policy_forms
 from fangkong.policy import services as policy_services
 from fangkong.policy.models import Arrival, Stay
 from fangkong.policy.views import decision_items
+from fangkong.tenancy.models import Jurisdiction, Unit
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+LIST_VIEWS = [("proposed", _lazy("待确认")), ("active", _lazy("管控中")), ("in_progress", _lazy("执行中")),
+              ("ready_for_release", _lazy("待解除")), ("overdue", _lazy("逾期未检")), ("released", _lazy("已解除")),
+              ("escalated", _lazy("已升级")), ("all", _lazy("全部"))]
+
+
+def _units(request: HttpRequest) -> Any:
+    qs = Unit.objects.visible_to(request.user, "measures.view")
+    m = getattr(request, "membership", None)
+    if m is not None and m.organization_id:
+        qs = qs.filter(organization_id=m.organization_id)
+    return qs.order_by("path")
+
+
+def _list_filters(request: HttpRequest) -> dict[str, Any]:
+    """The list's and the counts' filters from the query string; a unit or jurisdiction outside scope is a 404."""
+    view = request.GET.get("status", "proposed")
+    if view not in selectors.VIEWS:
+        view = "proposed"
+    unit = jurisdiction = None
+    raw = request.GET.get("unit", "")
+    if raw.isdigit():
+        unit = get_object_or_404(_units(request), pk=int(raw))
+    raw = request.GET.get("jurisdiction", "")
+    if raw.isdigit():
+        jurisdiction = get_object_or_404(Jurisdiction, pk=int(raw))
+    return {"view": view, "kind": request.GET.get("kind", ""), "place": (request.GET.get("place") or "").strip(),
+            "q": (request.GET.get("q") or "").strip(), "unit": unit, "jurisdiction": jurisdiction}
+
+
+def _list_qs(request: HttpRequest, f: dict[str, Any]) -> Any:
+    return selectors.measure_list(
+        user=request.user, view=f["view"], kind=f["kind"], place=f["place"], q=f["q"],
+        unit_path=f["unit"].path if f["unit"] else "",
+        jurisdiction_path=f["jurisdiction"].path if f["jurisdiction"] else "")
 
 
 @requires("measures.view")
 def measure_list(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "proposed")
-    kind = request.GET.get("kind", "")
-    q = (request.GET.get("q") or "").strip()
-    qs = Measure.objects.visible_to(request.user, "measures.view").select_related("person", "person__organization")
-    if status in Measure.Status.values:
-        qs = qs.filter(status=status)
-    if kind in Measure.Kind.values:
-        qs = qs.filter(kind=kind)
-    if q:
-        qs = qs.filter(Q(person__name__contains=q) | Q(policy_number__contains=q))
+    """Everyone under a measure: by status (tabs), kind, place, unit, jurisdiction; day N of M and overdue tests."""
+    f = _list_filters(request)
+    page = Paginator(_list_qs(request, f), 50).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    for m in page:
+        m.day_label = selectors.day_label(m, today)  # type: ignore[attr-defined]
+        m.place_label = selectors.place_label(m.place)  # type: ignore[attr-defined]
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("status", None)
     return render(request, "measures/measure_list.html", {
-        "page": Paginator(qs, 50).get_page(request.GET.get("page")), "status": status, "kind": kind, "q": q,
-        "statuses": Measure.Status.choices, "kinds": Measure.Kind.choices,
+        "page": page, "status": f["view"], "kind": f["kind"], "q": f["q"], "place": f["place"],
+        "unit_id": f["unit"].pk if f["unit"] else None, "jurisdiction": f["jurisdiction"],
+        "views": LIST_VIEWS, "kinds": Measure.Kind.choices, "units": _units(request),
+        "query": query.urlencode(), "export_query": request.GET.urlencode(),
         "can_confirm": user_has_perm(request.user, "measures.change"),
     })
+
+
+@requires("measures.view")
+def measure_list_export(request: HttpRequest) -> HttpResponse:
+    """The list as it is filtered, as .xlsx (names and masked ID numbers; audited like every export of people)."""
+    from openpyxl import Workbook
+
+    f = _list_filters(request)
+    qs = _list_qs(request, f)
+    today = timezone.localdate()
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("管控人员")
+    sheet.append(["姓名", "证件号码", "单位", "部门", "属地", "措施", "状态", "执行地点", "开始日期", "结束日期", "第几天",
+                  "逾期未检（次）", "文号", "条款"])
+    n = 0
+    for m in qs.iterator(chunk_size=2000):
+        p = m.person
+        org = p.organization
+        sheet.append([p.name, p.id_number_masked, org.name, p.unit.name if p.unit else "",
+                      org.jurisdiction.name if org.jurisdiction else "", m.get_kind_display(), m.get_status_display(),
+                      selectors.place_label(m.place), m.start_date, m.end_date, selectors.day_label(m, today),
+                      m.overdue_tests, m.policy_number, m.clause])
+        n += 1
+    out = BytesIO()
+    book.save(out)
+    audit_record(actor=request.user, action="measure.export_list", object_type="measures.measure", object_id="",
+                 object_repr=f"{n} rows", changes={"filters": [None, request.GET.urlencode()]})
+    response = HttpResponse(out.getvalue(), content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(True, f"管控人员-{today:%Y%m%d}.xlsx")
+    return response
+
+
+@requires("measures.view")
+def measure_counts(request: HttpRequest) -> HttpResponse:
+    """Active measures counted by unit, organisation or jurisdiction (per kind, per status, with overdue tests)."""
+    by = request.GET.get("by", "unit")
+    if by not in selectors.GROUPS:
+        by = "unit"
+    f = _list_filters(request)
+    rows = selectors.measure_counts(
+        user=request.user, by=by, kind=f["kind"], unit_path=f["unit"].path if f["unit"] else "",
+        jurisdiction_path=f["jurisdiction"].path if f["jurisdiction"] else "")
+    if request.GET.get("format") == "xlsx":
+        return _counts_xlsx(request, by, rows)
+    kinds = dict(Measure.Kind.choices)
+    return render(request, "measures/measure_counts.html", {
+        "rows": rows, "total": selectors.counts_total(rows), "by": by, "kind": f["kind"],
+        "kinds": Measure.Kind.choices, "units": _units(request), "unit_id": f["unit"].pk if f["unit"] else None,
+        "counted": [(k, kinds[k]) for k in selectors.COUNTED_KINDS], "export_query": request.GET.urlencode(),
+    })
+
+
+def _counts_xlsx(request: HttpRequest, by: str, rows: list[selectors.MeasureCount]) -> HttpResponse:
+    from openpyxl import Workbook
+
+    kinds = dict(Measure.Kind.choices)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("管控人数统计")
+    first = {"unit": "部门", "organization": "单位", "jurisdiction": "属地"}[by]
+    head = [first] + (["单位"] if by == "unit" else []) + ["管控中合计", *[str(kinds[k]) for k in selectors.COUNTED_KINDS],
+                                                          "其他", "已确认", "执行中", "待解除", "有逾期未检"]
+    sheet.append(head)
+    for r in [*rows, selectors.counts_total(rows)] if rows else []:
+        sheet.append([r.name] + ([r.parent] if by == "unit" else []) + [
+            r.total, *[r.by_kind[k] for k in selectors.COUNTED_KINDS], r.other, r.confirmed, r.in_progress, r.ready,
+            r.with_overdue])
+    out = BytesIO()
+    book.save(out)
+    audit_record(actor=request.user, action="measure.export_counts", object_type="measures.measure", object_id="",
+                 object_repr=f"by {by}", changes={"filters": [None, request.GET.urlencode()]})
+    response = HttpResponse(out.getvalue(), content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"管控人数统计-{timezone.localdate():%Y%m%d}.xlsx")
+    return response
 
 
 @requires("measures.view")
