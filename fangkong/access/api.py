@@ -14,7 +14,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ValidationError
 
-from fangkong.access import selectors, services
+from fangkong.access import selectors, services, visitors
 from fangkong.access.models import Scan, VehiclePass, Venue, Visit
 from fangkong.core.access import api_permission
 from fangkong.core.api_support import paginate
@@ -181,7 +181,17 @@ class VenueIn(Schema):
     kind: VenueKind = "gate"
     capacity: int | None = None
     max_stay_minutes: int = 720
+    fever_threshold: Decimal | None = None
     active: bool = True
+
+
+class VenuePatch(Schema):
+    name: str | None = None
+    kind: VenueKind | None = None
+    capacity: int | None = None
+    max_stay_minutes: int | None = None
+    fever_threshold: Decimal | None = None
+    active: bool | None = None
 
 
 class VenueOut(Schema):
@@ -191,6 +201,7 @@ class VenueOut(Schema):
     kind: str
     capacity: int | None
     max_stay_minutes: int
+    fever_threshold: Decimal | None
     code_version: int
     active: bool
     token: str
@@ -206,7 +217,7 @@ class OccupancyOut(Schema):
 def venue_out(venue: Venue) -> dict[str, Any]:
     return {"id": venue.pk, "organization_id": venue.organization_id, "name": venue.name, "kind": venue.kind,
             "capacity": venue.capacity, "max_stay_minutes": venue.max_stay_minutes,
-            "code_version": venue.code_version, "active": venue.active, "token": services.venue_token(venue)}
+            "fever_threshold": venue.fever_threshold, "code_version": venue.code_version, "active": venue.active, "token": services.venue_token(venue)}
 
 
 def _acting_org(request: HttpRequest, perm: str, organization_id: int | None) -> Organization:
@@ -245,6 +256,13 @@ def create_venue(request: HttpRequest, data: VenueIn) -> Status:
 @api_permission("venues.view")
 def get_venue(request: HttpRequest, venue_id: int) -> dict:
     return venue_out(get_object_or_404(Venue.objects.visible_to(request.user, "venues.view"), pk=venue_id))
+
+
+@router.patch("/venues/{venue_id}", response=VenueOut, summary="Change a venue (empty threshold: the org's)")
+@api_permission("venues.change")
+def update_venue(request: HttpRequest, venue_id: int, data: VenuePatch) -> dict:
+    venue = get_object_or_404(Venue.objects.visible_to(request.user, "venues.change"), pk=venue_id)
+    return venue_out(services.venue_update(venue=venue, actor=request.user, **data.dict(exclude_unset=True)))
 
 
 @router.get("/venues/{venue_id}/occupancy", response=OccupancyOut, summary="People inside now")
@@ -291,6 +309,18 @@ class VisitOut(Schema):
     status: str
     decision_note: str
     arrived_at: datetime | None
+    walk_in: bool = False
+    venue_id: int | None = None
+
+
+class VisitPatch(Schema):
+    host_id: int | None = None
+    company: str | None = None
+    purpose: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    places_14d: str | None = None
+    health_code: HealthCode | None = None
 
 
 class VisitDecisionIn(Schema):
@@ -303,7 +333,7 @@ def visit_out(v: Visit) -> dict[str, Any]:
             "visitor_name": v.visitor.name, "host_id": v.host_id, "host_name": v.host.name, "company": v.company,
             "purpose": v.purpose, "starts_at": v.starts_at, "ends_at": v.ends_at, "places_14d": v.places_14d,
             "health_code": v.health_code, "status": v.status, "decision_note": v.decision_note,
-            "arrived_at": v.arrived_at}
+            "arrived_at": v.arrived_at, "walk_in": v.walk_in, "venue_id": v.venue_id}
 
 
 @router.get("/visits", response=list[VisitOut], summary="Visits in scope")
@@ -334,6 +364,18 @@ def create_visit(request: HttpRequest, data: VisitIn) -> Status:
 def get_visit(request: HttpRequest, visit_id: int) -> dict:
     qs = Visit.objects.visible_to(request.user, "visits.view").select_related("visitor", "host")
     return visit_out(get_object_or_404(qs, pk=visit_id))
+
+
+@router.patch("/visits/{visit_id}", response=VisitOut, summary="Change a pending or approved visit")
+@api_permission("visits.approve")
+def update_visit(request: HttpRequest, visit_id: int, data: VisitPatch) -> dict:
+    qs = Visit.objects.visible_to(request.user, "visits.approve").select_related("visitor", "host")
+    visit = get_object_or_404(qs, pk=visit_id)
+    values = data.dict(exclude_unset=True)
+    if "host_id" in values:
+        values["host"] = get_object_or_404(Person.objects.filter(organization_id=visit.organization_id),
+                                           pk=values.pop("host_id"))
+    return visit_out(visitors.visit_update(visit=visit, actor=request.user, **values))
 
 
 @router.post("/visits/{visit_id}/decision", response=VisitOut, summary="Approve or refuse a visit")

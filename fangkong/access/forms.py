@@ -25,6 +25,8 @@ class VenueForm(StyledForm):
     kind = forms.ChoiceField(label=_("类型"), choices=Venue.Kind.choices)
     capacity = forms.IntegerField(label=_("容量（人）"), required=False, min_value=1)
     max_stay_minutes = forms.IntegerField(label=_("最长停留（分钟）"), initial=720, min_value=5)
+    fever_threshold = forms.DecimalField(label=_("发热阈值（℃）"), required=False, max_digits=3, decimal_places=1,
+                                         help_text=_("留空则沿用本单位的发热阈值"))
     active = forms.BooleanField(label=_("启用"), required=False, initial=True)
 
 
@@ -46,13 +48,19 @@ class VisitorIdentityForm(StyledForm):
 
 class WalkInForm(VisitorIdentityForm):
     venue = forms.IntegerField(label=_("场所"))
+    host = forms.IntegerField(label=_("被访人"), required=False, widget=forms.HiddenInput)
+    company = forms.CharField(label=_("来访单位"), max_length=100, required=False)
+    purpose = forms.CharField(label=_("来访事由"), max_length=200)
     temperature = forms.DecimalField(label=_("体温（℃）"), required=False, max_digits=3, decimal_places=1)
     health_code = forms.ChoiceField(label=_("健康码"), choices=_CODE_CHOICES, required=False)
 
 
 class BookingForm(VisitorIdentityForm):
     company = forms.CharField(label=_("来访单位"), max_length=100, required=False)
-    host_name = forms.CharField(label=_("被访人姓名"), max_length=64)
+    host_name = forms.CharField(label=_("被访人（姓名或拼音首字母）"), max_length=64, widget=forms.TextInput(
+        attrs={"autocomplete": "off", "placeholder": _("如：王主任 或 wzr")}))
+    host_unit = forms.CharField(label=_("被访人部门（选填）"), max_length=32, required=False)
+    host = forms.CharField(required=False, widget=forms.HiddenInput, max_length=200)
     purpose = forms.CharField(label=_("来访事由"), max_length=200)
     starts_at = forms.DateTimeField(label=_("预约开始"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     ends_at = forms.DateTimeField(label=_("预约结束"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
@@ -75,5 +83,6 @@ class VehicleForm(StyledForm):
 
 
 class SettingForm(StyledForm):
-    fever_threshold = forms.DecimalField(label=_("发热阈值（℃）"), max_digits=3, decimal_places=1, initial=37.3)
+    fever_threshold = forms.DecimalField(label=_("发热阈值（℃）"), max_digits=3, decimal_places=1, required=False,
+                                         help_text=_("留空则沿用健康打卡设置中的发热阈值"))
     refuse_unknown = forms.BooleanField(label=_("拒绝未登记人员和无有效预约的访客"), required=False, initial=True)

@@ -6,7 +6,6 @@ after the venue's maximum stay, `estimated_exit=True`), so tracing reads interva
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +35,9 @@ class AccessSetting(models.Model):
     organization = models.OneToOneField(
         "tenancy.Organization", on_delete=models.CASCADE, related_name="access_setting", verbose_name=_("单位")
     )
-    fever_threshold = models.DecimalField(_("发热阈值（℃）"), max_digits=3, decimal_places=1, default=Decimal("37.3"))
+    # Empty: the organisation's check-in setting decides (health app, default 37.3 ℃), so one number is set once.
+    fever_threshold = models.DecimalField(_("发热阈值（℃）"), max_digits=3, decimal_places=1, null=True, blank=True,
+                                          help_text=_("留空则沿用健康打卡设置中的发热阈值"))
     refuse_unknown = models.BooleanField(_("拒绝未登记人员和无有效预约的访客"), default=True)
     health_code_provider = models.CharField(
         _("健康码来源"), max_length=20, choices=Provider.choices, default=Provider.MANUAL
@@ -68,6 +69,9 @@ class Venue(TimeStampedModel):
     kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices, default=Kind.GATE)
     capacity = models.PositiveIntegerField(_("容量（人）"), null=True, blank=True)
     max_stay_minutes = models.PositiveIntegerField(_("最长停留（分钟）"), default=720)
+    # Empty: the organisation's threshold (access setting, else the check-in setting).
+    fever_threshold = models.DecimalField(_("发热阈值（℃）"), max_digits=3, decimal_places=1, null=True, blank=True,
+                                          help_text=_("留空则沿用本单位的发热阈值"))
     # Bumped by rotation: tokens carry the version, so posters printed before the rotation stop working.
     code_version = models.PositiveIntegerField(_("场所码版本"), default=1)
     active = models.BooleanField(_("启用"), default=True)
@@ -166,6 +170,13 @@ class Visit(TimeStampedModel):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
     arrived_at = models.DateTimeField(_("到达时间"), null=True, blank=True)
+    # Walk-ins: registered by a gatekeeper at the gate, waiting there for the host's approval.
+    walk_in = models.BooleanField(_("现场登记"), default=False)
+    venue = models.ForeignKey(Venue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("登记场所"))
+    gate_temperature = models.DecimalField(_("登记时体温"), max_digits=3, decimal_places=1, null=True, blank=True)
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+")
 
     objects = _OrgScopedQuerySet.as_manager()
 

@@ -60,26 +60,49 @@ def setting_for(organization_id: int) -> AccessSetting:
         return hit[1]
     setting = AccessSetting.objects.filter(organization_id=organization_id).first()
     setting = setting or AccessSetting(organization_id=organization_id)
+    # One number configured once: the access override if set, else the check-in setting's threshold.
+    setting.effective_fever_threshold = None  # type: ignore[attr-defined]
+    setting.effective_fever_threshold = effective_fever_threshold(setting)  # type: ignore[attr-defined]
     _SETTINGS_CACHE[organization_id] = (time.monotonic(), setting)
     return setting
 
 
+def effective_fever_threshold(setting: AccessSetting, venue: Venue | None = None) -> Decimal:
+    """Venue override, else the access setting's override, else the organisation's check-in threshold."""
+    from fangkong.health.selectors import fever_threshold_for
+
+    if venue is not None and venue.fever_threshold is not None:
+        return venue.fever_threshold
+    if setting.fever_threshold is not None:
+        return setting.fever_threshold
+    cached = getattr(setting, "effective_fever_threshold", None)  # set by setting_for(): no query per scan
+    return cached if cached is not None else Decimal(fever_threshold_for(setting.organization_id))
+
+
 @transaction.atomic
-def setting_update(*, organization: Organization, actor: Any, fever_threshold: Decimal, refuse_unknown: bool
+def setting_update(*, organization: Organization, actor: Any, fever_threshold: Decimal | None, refuse_unknown: bool
                    ) -> AccessSetting:
-    threshold = Decimal(fever_threshold)
-    if not Decimal("36.5") <= threshold <= Decimal("39"):
-        raise _fail("fever_threshold", "发热阈值应在 36.5–39.0℃ 之间")
+    """`fever_threshold=None` follows the organisation's check-in setting (health app)."""
+    threshold = _check_threshold(fever_threshold)
     setting, _ = AccessSetting.objects.get_or_create(organization=organization)
     old = {"fever_threshold": str(setting.fever_threshold), "refuse_unknown": setting.refuse_unknown}
     setting.fever_threshold, setting.refuse_unknown = threshold, refuse_unknown
     setting.save()
-    new = {"fever_threshold": str(threshold), "refuse_unknown": refuse_unknown}
+    new = {"fever_threshold": str(threshold) if threshold is not None else "None", "refuse_unknown": refuse_unknown}
     _SETTINGS_CACHE.pop(organization.pk, None)
     transaction.on_commit(lambda: _SETTINGS_CACHE.pop(organization.pk, None))
     audit_record(actor=actor, action="access.settings", obj=setting, organization_id=organization.pk,
                  changes={k: [old[k], new[k]] for k in new if old[k] != new[k]})
     return setting
+
+
+def _check_threshold(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    threshold = Decimal(value)
+    if not Decimal("36.5") <= threshold <= Decimal("39"):
+        raise _fail("fever_threshold", "发热阈值应在 36.5–39.0℃ 之间")
+    return threshold
 
 
 # --- venues and their codes ----------------------------------------------------------------------------------------
@@ -97,6 +120,8 @@ def _venue_values(values: dict[str, Any]) -> dict[str, Any]:
         raise _fail("capacity", "容量应为正整数，不限容量请留空")
     if "max_stay_minutes" in out and not 5 <= int(out["max_stay_minutes"]) <= 7 * 24 * 60:
         raise _fail("max_stay_minutes", "最长停留应在 5 分钟到 7 天之间")
+    if "fever_threshold" in out:
+        out["fever_threshold"] = _check_threshold(out["fever_threshold"])
     return out
 
 
@@ -466,7 +491,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
             approved = any(v.starts_at - VISIT_EARLY <= at <= v.ends_at for v in visits.get(person.pk, []))
             decision = rules.decide_entry(
                 _facts(person, approved), temperature=temperature, health_code=health_code,
-                threshold=setting.fever_threshold, today=timezone.localdate(at), now=at,
+                threshold=effective_fever_threshold(setting, venue), today=timezone.localdate(at), now=at,
                 refuse_unknown=setting.refuse_unknown,
             )
             if decision.admit:

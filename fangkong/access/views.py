@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangkong.access import forms, posters, rules, selectors, services
+from fangkong.access import forms, posters, ratelimit, rules, selectors, services, visitors
 from fangkong.access.models import Scan, VehiclePass, Venue, Visit
 from fangkong.core import crypto
 from fangkong.core.access import public, requires
@@ -103,7 +103,8 @@ def venue_detail(request: HttpRequest, pk: int) -> HttpResponse:
     can_change = _may(request, "venues.change", venue.organization_id)
     form = forms.VenueForm(request.POST or None, initial={
         "name": venue.name, "kind": venue.kind, "capacity": venue.capacity,
-        "max_stay_minutes": venue.max_stay_minutes, "active": venue.active})
+        "max_stay_minutes": venue.max_stay_minutes, "fever_threshold": venue.fever_threshold,
+        "active": venue.active})
     if request.method == "POST":
         if not can_change:
             raise Http404
@@ -167,7 +168,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("出入管理设置已保存"))
             return redirect("access:settings")
-    return render(request, "access/settings.html", {"org": org, "form": form})
+    return render(request, "access/settings.html", {
+        "org": org, "form": form, "setting": setting, "effective": services.effective_fever_threshold(setting)})
 
 
 # --- scan log ---------------------------------------------------------------------------------------------------
@@ -238,7 +240,8 @@ def gate(request: HttpRequest) -> HttpResponse:
     venues = list(_gate_venues(request))
     return render(request, "access/gate.html", {
         "venues": venues, "form": forms.GateScanForm(initial={"venue": request.GET.get("venue")}),
-        "walkin": forms.WalkInForm(), "visits": _today_visits(request), "codes": forms._CODE_CHOICES,
+        "walkin": forms.WalkInForm(), "visits": _today_visits(request).exclude(walk_in=True),
+        "codes": forms._CODE_CHOICES,
         "selected_venue": request.GET.get("venue", str(venues[0].pk) if venues else ""),
     })
 
@@ -293,11 +296,42 @@ def gate_search(request: HttpRequest) -> HttpResponse:
     return render(request, "access/_search_results.html", {"people": people, "q": q})
 
 
+@requires("scans.create")
+def gate_hosts(request: HttpRequest) -> HttpResponse:
+    """Host search for the walk-in form (staff see full names: they have the ledger anyway)."""
+    q = request.GET.get("host_q", "").strip()
+    people: list[Person] = []
+    error, more = "", False
+    if q:
+        try:
+            people, more = visitors.host_candidates(organization_id=_org_id(request) or 0, q=q, limit=8)
+        except ServiceError as exc:
+            error = exc.message
+    return render(request, "access/_gate_hosts.html", {"people": people, "q": q, "error": error, "more": more})
+
+
+def _may_approve(request: HttpRequest) -> bool:
+    return _may(request, "visits.approve", _org_id(request))
+
+
+def _walkins_response(request: HttpRequest, notice: str = "") -> HttpResponse:
+    walkins = list(visitors.walkins_at_gate(organization_id=_org_id(request)))
+    return render(request, "access/_walkins.html", {
+        "walkins": walkins, "can_approve": _may_approve(request), "notice": notice,
+    })
+
+
+@requires("scans.create")
+def gate_walkins(request: HttpRequest) -> HttpResponse:
+    """The gate's walk-ins waiting for approval or admission; the console polls this every few seconds."""
+    return _walkins_response(request)
+
+
 @require_POST
 @requires("scans.create")
 def gate_walkin(request: HttpRequest) -> HttpResponse:
-    """A visitor without an appointment at the gate: put them on the ledger, then decide (refused unless the
-    organisation admits unknown visitors; the host can still book and approve on the spot)."""
+    """A visitor without an appointment at the gate: on the ledger as a visitor, with a visit that waits for the
+    host's (or an approver's) decision. A fever or a yellow/red code is refused at once instead."""
     form = forms.WalkInForm(request.POST)
     if not form.is_valid():
         return _decision_response(request, None, error=str(next(iter(form.errors.values()))[0]))
@@ -305,18 +339,38 @@ def gate_walkin(request: HttpRequest) -> HttpResponse:
     venue = _gate_venues(request).filter(pk=data["venue"]).select_related("organization").first()
     if venue is None:
         return _decision_response(request, None, error=_("请选择场所"))
+    host = Person.objects.filter(organization_id=venue.organization_id, pk=data["host"] or 0).first()
+    if host is None:
+        return _decision_response(request, None, error=_("请先搜索并选择被访人"))
     try:
-        person = services.visitor_find_or_create(organization=venue.organization, name=data["name"],
-                                                 id_number=data["id_number"], phone=data["phone"],
-                                                 actor=request.user)
-        scan, replay = services.scan_record(
-            actor=request.user, venues=_gate_venues(request), people=_gate_people(request), venue_id=venue.pk,
-            person_id=person.pk, at=timezone.now(), temperature=data["temperature"],
-            health_code=data["health_code"] or "", device_id=f"gate-user-{request.user.pk}",
+        result = visitors.walkin_register(
+            venue=venue, host=host, name=data["name"], id_number=data["id_number"], phone=data["phone"],
+            purpose=data["purpose"], company=data["company"], temperature=data["temperature"],
+            health_code=data["health_code"] or "", actor=request.user,
         )
     except ServiceError as exc:
         return _decision_response(request, None, error=exc.message)
-    return _decision_response(request, scan, replay=replay)
+    if result.scan is not None:
+        return _decision_response(request, result.scan)
+    assert result.visit is not None
+    response = render(request, "access/_walkin_registered.html", {"visit": result.visit})
+    response["HX-Trigger"] = "walkins-changed"
+    return response
+
+
+@require_POST
+@requires("visits.approve")
+def gate_visit_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """An authorised approver at the gate decides a walk-in on the console itself."""
+    visit = get_object_or_404(Visit.objects.visible_to(request.user, "visits.approve").filter(
+        organization_id=_org_id(request)), pk=pk)
+    notice = ""
+    try:
+        services.visit_decide(visit=visit, approve=request.POST.get("approve") == "1",
+                              note=request.POST.get("note", ""), actor=request.user)
+    except ServiceError as exc:
+        notice = exc.message
+    return _walkins_response(request, notice)
 
 
 # --- the member's pass and the public venue-scan page --------------------------------------------------------------
@@ -336,6 +390,10 @@ def pass_page(request: HttpRequest) -> HttpResponse:
 
 @public
 def venue_scan(request: HttpRequest, token: str) -> HttpResponse:
+    if not request.user.is_authenticated:  # visitors identify by form: limited per IP and per venue code
+        wait = ratelimit.check(request, "venue_scan", token)
+        if wait is not None:
+            return ratelimit.too_many(request, wait)
     try:
         venue = services.venue_from_token(token)
     except ServiceError as exc:
@@ -381,42 +439,75 @@ def visit_book_link(request: HttpRequest) -> HttpResponse:
 
 
 @public
+@ratelimit.rate_limited("book")
 def book(request: HttpRequest, token: str) -> HttpResponse:
     try:
         org = services.organization_from_book_token(token)
     except ServiceError:
         raise Http404 from None
     form = forms.BookingForm(request.POST or None)
+    picked = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        hosts = Person.objects.filter(organization=org, is_active=True).exclude(kind=Person.Kind.VISITOR)
-        matches = list(hosts.filter(name=data["host_name"].strip())[:2])
-        if len(matches) != 1:
-            form.add_error("host_name", _("本单位没有该姓名的人员") if not matches
-                           else _("本单位有多位同名人员，请联系被访人确认或直接到门岗登记"))
-        else:
-            try:
-                visit = services.visit_book(
-                    organization=org, host=matches[0], name=data["name"], id_number=data["id_number"],
-                    phone=data["phone"], company=data["company"], purpose=data["purpose"],
-                    starts_at=data["starts_at"], ends_at=data["ends_at"], places_14d=data["places_14d"],
-                    health_code=data["health_code"],
-                )
-            except ServiceError as exc:
-                _apply_errors(form, exc)
+        host = None
+        try:
+            if data["host"]:
+                host = visitors.host_from_token(data["host"], organization_id=org.pk)
+                picked = visitors.mask_name(host.name)
             else:
-                return redirect("access:visit_pass", token=services.visit_token(visit))
-    return render(request, "access/book.html", {"org": org, "form": form})
+                # Without a pick (no JavaScript): an exact, unique full name still works.
+                hosts = Person.objects.filter(organization=org, is_active=True).exclude(kind=Person.Kind.VISITOR)
+                matches = list(hosts.filter(name=data["host_name"].strip())[:2])
+                if len(matches) != 1:
+                    raise ServiceError(_("请输入被访人姓名（或拼音首字母）后，从搜索结果中选择被访人"),
+                                       {"host_name": [_("请输入被访人姓名（或拼音首字母）后，从搜索结果中选择被访人")]})
+                host = matches[0]
+            visit = services.visit_book(
+                organization=org, host=host, name=data["name"], id_number=data["id_number"],
+                phone=data["phone"], company=data["company"], purpose=data["purpose"],
+                starts_at=data["starts_at"], ends_at=data["ends_at"], places_14d=data["places_14d"],
+                health_code=data["health_code"],
+            )
+        except ServiceError as exc:
+            _apply_errors(form, exc)
+        else:
+            return redirect("access:visit_pass", token=services.visit_token(visit))
+    return render(request, "access/book.html", {"org": org, "form": form, "token": token, "picked": picked,
+                                                "min_chars": visitors.HOST_MIN_CHARS})
 
 
 @public
+@ratelimit.rate_limited("host_search")
+def book_hosts(request: HttpRequest, token: str) -> HttpResponse:
+    """The public host search: masked names and unit names only, a few results, at least two characters."""
+    try:
+        org = services.organization_from_book_token(token)
+    except ServiceError:
+        raise Http404 from None
+    q, unit = request.GET.get("host_name", "").strip(), request.GET.get("unit", "").strip()
+    rows: list[dict[str, str]] = []
+    error, more = "", False
+    if q:
+        try:
+            people, more = visitors.host_candidates(organization_id=org.pk, q=q, unit_hint=unit)
+        except ServiceError as exc:
+            error = exc.message
+        else:
+            rows = [{"token": visitors.host_token(p), "name": visitors.mask_name(p.name),
+                     "unit": p.unit.name if p.unit else ""} for p in people]
+    return render(request, "access/_book_hosts.html", {"rows": rows, "q": q, "error": error, "more": more})
+
+
+@public
+@ratelimit.rate_limited("visit_pass")
 def visit_pass(request: HttpRequest, token: str) -> HttpResponse:
     try:
         visit = services.visit_from_token(token)
     except ServiceError:
         raise Http404 from None
     qr = posters.qr_svg(services.pass_token(visit.visitor), scale=5) if visit.status == Visit.Status.APPROVED else ""
-    return render(request, "access/visit_pass.html", {"visit": visit, "qr": qr})
+    return render(request, "access/visit_pass.html", {"visit": visit, "qr": qr,
+                                                      "host_name": visitors.mask_name(visit.host.name)})
 
 
 @requires("visits.host")

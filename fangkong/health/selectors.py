@@ -95,3 +95,14 @@ def integrity_list(*, user: Any, state: str = "open", reason: str = "", organiza
     if reason:
         qs = qs.filter(reason=reason)
     return qs
+
+
+def fever_threshold_for(organization_id: int) -> Any:
+    """The organisation's fever threshold (℃, a Decimal) as its check-in settings define it: the lowest of its
+    active settings (a fever under any of them is a fever), else the default 37.3 ℃. Read-only; other apps (the
+    entry decision at the gate) read it here so the number is configured once."""
+    from fangkong.health.models import CheckinSetting
+    from fangkong.health.services import active_settings
+
+    thresholds = [s.fever_threshold for s in active_settings(organization_id) if s.fever_threshold is not None]
+    return min(thresholds) if thresholds else CheckinSetting._meta.get_field("fever_threshold").default

@@ -37,3 +37,13 @@ def api(client: Any):
             return client.post("/api/v1" + path, data, content_type="application/json", **self._h())
 
     return Caller
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
