@@ -142,14 +142,18 @@ def case_propose_from_finding(*, finding_id: int, actor: Any = SYSTEM) -> Case |
     from fangkong.testing.services import finding_mark
 
     with transaction.atomic():
-        finding = PositiveFinding.objects.select_for_update().select_related("person").filter(pk=finding_id).first()
+        finding = PositiveFinding.objects.select_for_update(of=("self",)).select_related("person", "sample").filter(
+            pk=finding_id).first()
         if finding is None or finding.status != PositiveFinding.Status.OPEN:
             return None
         existing = Case.objects.filter(person_id=finding.person_id).exclude(status=Case.Status.EXCLUDED).first()
         case = None
         if existing is None:
             tz = _tz()
-            sample_on = timezone.localtime(finding.sampled_at, tz).date()
+            # The registered tube's sampling time: the finding's own copy is the result row's, or the time the
+            # result was entered when the row had none.
+            sample_on = timezone.localtime(finding.sample.sampled_at if finding.sample_id else finding.sampled_at,
+                                           tz).date()
             report_on = max(timezone.localtime(finding.reported_at, tz).date(), sample_on)
             case = case_create(
                 person_id=finding.person_id, actor=actor, status=Case.Status.SUSPECTED, sample_date=sample_on,
