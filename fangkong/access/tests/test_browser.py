@@ -13,6 +13,7 @@ from fangkong.access import services
 from fangkong.access.models import Scan, Visit
 from fangkong.conftest import make_user
 from fangkong.notify.models import Notification
+from fangkong.people.models import Person
 from fangkong.tenancy import services as tenancy
 from fangkong.tenancy.roles import Role
 
@@ -39,7 +40,13 @@ def test_visitor_books_host_approves_gate_admits_and_fever_refused(world, make_p
     visitor_page.fill("#id_id_number", "440524188001010014")
     visitor_page.fill("#id_phone", "13912345678")
     visitor_page.fill("#id_company", "长治物流公司")
-    visitor_page.fill("#id_host_name", "王主任")
+    # The host is found by pinyin initials; the visitor sees the name masked and picks it.
+    visitor_page.type("#id_host_name", "wzr", delay=50)
+    visitor_page.wait_for_selector("#host-results .fk-host")
+    assert "王*任" in visitor_page.inner_text("#host-results")
+    assert "王主任" not in visitor_page.inner_text("#host-results")
+    visitor_page.click("#host-results .fk-host")
+    assert "王*任" in visitor_page.inner_text("#host-picked")
     visitor_page.fill("#id_purpose", "送货")
     visitor_page.fill("#id_starts_at", start.strftime("%Y-%m-%dT%H:%M"))
     visitor_page.fill("#id_ends_at", (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
@@ -93,3 +100,56 @@ def test_visitor_books_host_approves_gate_admits_and_fever_refused(world, make_p
     # 5. The venue poster is a PDF.
     response = admin_page.request.get(f"{live_server.url}/access/venues/posters.pdf?ids={venue.pk}")
     assert response.ok and response.body()[:4] == b"%PDF"
+
+
+def test_walkin_host_approves_on_phone_gate_sees_it_and_admits(world, make_person, live_server, browser):
+    services.venue_create(organization=world.factory, actor=world.admin, name="东大门", kind="gate")
+    host = make_person(name="王主任", id_number="11010519491231002X", unit=world.workshop1)
+    host_user = make_user("wang")
+    tenancy.membership_grant(user=host_user, role=Role.MEMBER, organization=world.factory, actor=world.admin)
+    Person.objects.filter(pk=host.pk).update(user=host_user)
+    guard = make_user("guard")
+    tenancy.membership_grant(user=guard, role=Role.GATEKEEPER, organization=world.factory, actor=world.admin)
+
+    def new_page(**kw):
+        ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **kw)
+        ctx.set_default_timeout(15_000)
+        return ctx.new_page()
+
+    # 1. The gatekeeper registers a walk-in: finds the host by initials, fills the visitor in.
+    gate = new_page(viewport={"width": 1280, "height": 1000})
+    login(gate, live_server, "guard", "pw-guard")
+    gate.goto(f"{live_server.url}/access/gate/")
+    gate.type("#walkin-host-q", "wzr", delay=50)
+    gate.click("#walkin-host-results .fk-host")
+    assert "王主任" in gate.inner_text("#walkin-host-picked")
+    gate.fill("#walkin-form [name=name]", "孙访客")
+    gate.fill("#walkin-form [name=id_number]", "440524188001010014")
+    gate.fill("#walkin-form [name=phone]", "13912345678")
+    gate.fill("#walkin-form [name=purpose]", "送货")
+    gate.fill("#walkin-form [name=temperature]", "36.6")
+    gate.click("#walkin-submit")
+    gate.wait_for_selector("#walkin-registered")
+    gate.wait_for_selector("#walkins [data-status=pending]")
+    assert "等待审批" in gate.inner_text("#walkins")
+    assert not Scan.objects.exists()
+
+    # 2. The host approves on their phone, from the notification.
+    phone = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    login(phone, live_server, "wang", "pw-wang")
+    phone.goto(f"{live_server.url}/notify/")
+    assert "访客在东大门等候审批：孙访客" in phone.inner_text("body")
+    phone.goto(f"{live_server.url}/access/visits/?status=pending")
+    with phone.expect_navigation():
+        phone.click("#visit-table button.btn-success")
+    assert Visit.objects.get().status == "approved"
+
+    # 3. The console's poll turns the card green without a reload; the gatekeeper admits.
+    gate.wait_for_selector("#walkins [data-status=approved] .fk-walkin-admit")
+    assert "已同意" in gate.inner_text("#walkins")
+    gate.click("#walkins .fk-walkin-admit")
+    gate.wait_for_selector("#gate-decision.admit")
+    assert "孙访客" in gate.inner_text("#gate-decision")
+    assert Visit.objects.get().status == "arrived"
+    assert Scan.objects.get().decision == "admit"
+    gate.wait_for_selector("#walkins .fk-empty")

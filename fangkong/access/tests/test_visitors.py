@@ -287,7 +287,7 @@ def test_fever_threshold_from_checkin_setting_unless_overridden(client, world, g
     client.post(reverse("access:settings"), {"fever_threshold": "", "refuse_unknown": "on"})
     services.venue_update(venue=gate_venue, actor=world.alice, fever_threshold=None)
     assert _decide(gate_venue, person, "37.1") == "refuse"  # back to the check-in setting (37.0)
-    with pytest.raises(Exception, match="36.5–39.0"):
+    with pytest.raises(Exception, match=r"36\.5–39\.0"):
         services.venue_update(venue=gate_venue, actor=world.alice, fever_threshold=Decimal("35"))
 
 
