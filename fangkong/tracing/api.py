@@ -61,6 +61,7 @@ class TraceIn(Schema):
     window_days: int | None = None
     min_minutes: dict[str, int] | None = None
     secondary: bool = True
+    team_max: int | None = None
     run_async: bool = False
 
 
@@ -198,3 +199,39 @@ def assist_export(request: HttpRequest, assist_id: int) -> HttpResponse:
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="assist-{assist.pk}.xlsx"'
     return response
+
+
+class HouseholdIn(Schema):
+    organization_id: int
+    name: str
+    person_ids: list[int]
+
+
+class MeetingIn(Schema):
+    organization_id: int
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    venue_id: int | None = None
+    person_ids: list[int] = []
+
+
+class GroupOut(Schema):
+    id: int
+    person_ids: list[int]
+
+
+@router.post("/households", response={201: GroupOut},
+             summary="Declare people living together (close contacts of each other when one is a case)")
+@api_permission("cases.change")
+def declare_household(request: HttpRequest, data: HouseholdIn) -> Any:
+    h = services.household_declare(actor=request.user, **data.dict())
+    return Status(201, {"id": h.pk, "person_ids": sorted(h.members.values_list("pk", flat=True))})
+
+
+@router.post("/meetings", response={201: GroupOut},
+             summary="Declare a meeting: attendee list and/or room (people admitted there during it attended)")
+@api_permission("cases.change")
+def declare_meeting(request: HttpRequest, data: MeetingIn) -> Any:
+    m = services.meeting_declare(actor=request.user, **data.dict())
+    return Status(201, {"id": m.pk, "person_ids": sorted(m.attendees.values_list("pk", flat=True))})

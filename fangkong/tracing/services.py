@@ -27,9 +27,11 @@ from fangkong.tracing.models import (
     CaseStatusChange,
     Contact,
     ContactFinding,
+    Household,
     Investigation,
     InvestigationTask,
     ManualContact,
+    Meeting,
     TraceSnapshot,
 )
 
@@ -822,3 +824,67 @@ def assist_import(*, data: bytes, filename: str, deadline: datetime, organizatio
     audit_record(actor=actor, action="assist.import", obj=assist, organization_id=organization_id,
                  changes={"counts": [None, assist.counts]})
     return assist
+
+
+# --- declared groups: households and meetings ----------------------------------------------------------------------
+
+
+def _people_in_scope(person_ids: Sequence[int], actor: Any) -> list[Person]:
+    ids = list(dict.fromkeys(int(i) for i in person_ids))
+    people = Person.objects.visible_to(actor, "people.view").in_bulk(ids)
+    missing = [i for i in ids if i not in people]
+    if missing:
+        raise NotFound(f"人员 #{missing[0]} 不存在或不在您的管辖范围内")
+    return [people[i] for i in ids]
+
+
+def _organization_in_scope(organization_id: int, actor: Any) -> Any:
+    from fangkong.tenancy.models import Organization
+
+    org = Organization.objects.visible_to(actor, "cases.change").filter(pk=organization_id).first()
+    if org is None:
+        raise NotFound(f"单位 #{organization_id} 不存在或不在您的管辖范围内")
+    return org
+
+
+@transaction.atomic
+def household_declare(*, organization_id: int, name: str, person_ids: Sequence[int], actor: Any) -> Household:
+    """People living together: when one becomes a case, the others are close contacts for its whole window."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("请填写户名或住址", {"name": ["必填"]})
+    org = _organization_in_scope(organization_id, actor)
+    people = _people_in_scope(person_ids, actor)
+    if len(people) < 2:
+        raise ServiceError("同住家庭至少需要 2 名成员", {"person_ids": ["至少 2 人"]})
+    household = Household.objects.create(organization=org, name=name[:200])
+    household.members.set(people)
+    audit_record(actor=actor, action="tracing.household", obj=household, organization_id=org.pk,
+                 changes={"members": [None, [p.pk for p in people]]})
+    return household
+
+
+@transaction.atomic
+def meeting_declare(*, organization_id: int, title: str, starts_at: datetime, ends_at: datetime, actor: Any,
+                    venue_id: int | None = None, person_ids: Sequence[int] = ()) -> Meeting:
+    """A meeting: its attendee list and/or its room (everyone admitted there during the session attended)."""
+    from fangkong.access.models import Venue
+
+    title = (title or "").strip()
+    if not title:
+        raise ServiceError("请填写会议名称", {"title": ["必填"]})
+    if ends_at <= starts_at:
+        raise ServiceError(f"会议结束时间 {timezone.localtime(ends_at):%Y-%m-%d %H:%M} 应晚于开始时间 "
+                           f"{timezone.localtime(starts_at):%Y-%m-%d %H:%M}", {"ends_at": ["应晚于开始时间"]})
+    org = _organization_in_scope(organization_id, actor)
+    if venue_id is not None and not Venue.objects.filter(pk=venue_id, organization=org).exists():
+        raise ServiceError(f"场所 #{venue_id} 不属于{org.name}", {"venue_id": ["不属于该单位"]})
+    people = _people_in_scope(person_ids, actor)
+    if venue_id is None and not people:
+        raise ServiceError("会议需要参会人员名单或会议室（按扫码认定参会人员）", {"person_ids": ["必填其一"]})
+    meeting = Meeting.objects.create(organization=org, title=title[:200], venue_id=venue_id, starts_at=starts_at,
+                                     ends_at=ends_at)
+    meeting.attendees.set(people)
+    audit_record(actor=actor, action="tracing.meeting", obj=meeting, organization_id=org.pk,
+                 changes={"attendees": [None, [p.pk for p in people]], "venue": [None, venue_id]})
+    return meeting

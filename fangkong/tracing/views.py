@@ -128,9 +128,11 @@ def _evidence_line(e: dict[str, Any], venue_names: dict[int, str], tz: Any) -> s
     end = datetime.fromisoformat(e["to"]).astimezone(tz) if e.get("to") else None
     venue_id = e.get("venue_id")
     where = venue_names.get(int(venue_id), "") if venue_id else e.get("room", "")
+    if e.get("title"):  # a meeting: its title, then its room
+        where = " ".join(x for x in (f"“{e['title']}”", where) if x)
     span = f"{start:%m-%d %H:%M}–{end:%H:%M}" if start and end and start != end else (f"{start:%m-%d %H:%M}"
                                                                                      if start else "")
-    minutes = f" {e['minutes']} 分钟" if e.get("minutes") and e.get("kind") == "co_presence" else ""
+    minutes = f" {e['minutes']} 分钟" if e.get("minutes") and e.get("kind") in ("co_presence", "meeting") else ""
     reason = f"：{e['reason']}" if e.get("reason") else ""
     return " ".join(x for x in (word + reason, where, span + minutes) if x)
 

@@ -185,3 +185,25 @@ def test_trace_run_many_reports_untraceable_cases(world, make_person, venues, sc
         snapshots, errors = services.trace_run_many(case_ids=[good.pk, bad.pk], actor=world.officer)
     assert [s.case_id for s in snapshots] == [good.pk]
     assert list(errors) == [bad.pk] and "发病日期或采样日期" in errors[bad.pk]
+
+
+def test_declare_household_and_meeting_through_the_api(world, make_person, venues, api):
+    a, b = make_person(name="甲"), make_person(name="乙")
+    theirs = make_person(name="外", organization=world.other_org)
+    alice = api(world.alice)
+    r = alice.post("/households", {"organization_id": world.factory.pk, "name": "3-2-101", "person_ids": [a.pk, b.pk]})
+    assert r.status_code == 201 and r.json()["person_ids"] == sorted([a.pk, b.pk])
+    r = alice.post("/households", {"organization_id": world.factory.pk, "name": "x", "person_ids": [a.pk, theirs.pk]})
+    assert r.status_code == 404 and f"#{theirs.pk}" in r.json()["message"]
+    r = alice.post("/households", {"organization_id": world.factory.pk, "name": "x", "person_ids": [a.pk]})
+    assert r.status_code == 400 and "至少需要 2 名" in r.json()["message"]
+    meeting = {"organization_id": world.factory.pk, "title": "周会", "starts_at": at(120).isoformat(),
+               "ends_at": at(180).isoformat(), "venue_id": venues["meeting"].pk, "person_ids": [a.pk]}
+    r = alice.post("/meetings", meeting)
+    assert r.status_code == 201 and Meeting.objects.get(pk=r.json()["id"]).venue == venues["meeting"]
+    r = alice.post("/meetings", {**meeting, "ends_at": at(60).isoformat()})
+    assert r.status_code == 400 and "应晚于开始时间" in r.json()["message"]
+    r = alice.post("/meetings", {**meeting, "venue_id": venues["other"].pk})
+    assert r.status_code == 400 and "不属于" in r.json()["message"]
+    assert api(world.charlie).post("/households", {"organization_id": world.factory.pk, "name": "y",
+                                                   "person_ids": [a.pk, b.pk]}).status_code in (403, 404)
