@@ -300,3 +300,21 @@ def test_overdue_tests_and_completion(world, make_person):
 def test_person_kind_constants_match():
     assert "patient" in Person.Kind.values and TestProgram.Kind.ON_ADMISSION == "on_admission"
     assert timezone.get_current_timezone_name() == "Asia/Shanghai"
+
+
+def test_coverage_rolls_up_and_names_in_two_queries(world, make_person, django_assert_max_num_queries):
+    a = make_person(unit=world.workshop1)
+    make_person(unit=world.team1)
+    make_person()  # no unit
+    b = make_person(organization=world.other_org)
+    _dose(world, a, 1)
+    _dose(world, b, 1)
+    # The group query (inside SET LOCAL … ) and one for the names, whatever the number of groups.
+    with django_assert_max_num_queries(6):
+        by_unit = selectors.coverage(user=world.admin, by="unit")
+    assert sorted((r.name, r.people, r.vaccinated) for r in by_unit[:2]) == [("一班", 1, 0), ("一车间", 1, 1)]
+    assert (by_unit[2].name, by_unit[2].people, by_unit[2].vaccinated) == ("", 2, 1)  # the unassigned, last
+    by_j = {r.name: (r.people, r.vaccinated) for r in selectors.coverage(user=world.admin, by="jurisdiction")}
+    assert by_j == {"长子县疫情防控指挥部": (3, 1), "太原市疫情防控指挥部": (1, 1)}
+    by_org = {r.name: r.people for r in selectors.coverage(user=world.admin, by="organization")}
+    assert by_org == {"长子县示范机械厂": 3, "太原某医院": 1}
