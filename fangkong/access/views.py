@@ -17,10 +17,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangkong.access import forms, posters, ratelimit, rules, selectors, services, visitors
+from fangkong.access import capacity, exporting, forms, posters, ratelimit, rules, selectors, services, visitors
 from fangkong.access.models import Scan, VehiclePass, Venue, Visit
 from fangkong.core import crypto
 from fangkong.core.access import public, requires
@@ -52,6 +53,21 @@ def _apply_errors(form: Any, error: ServiceError) -> None:
             placed = True
     if not placed:
         form.add_error(None, error.message)
+
+
+def _filters(request: HttpRequest) -> str:
+    """The list's query string without paging or export: what an export link carries and its audit notes."""
+    query = request.GET.copy()
+    for key in ("page", "export"):
+        query.pop(key, None)
+    return query.urlencode()
+
+
+def _xlsx(data: bytes, title: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=exporting.XLSX)
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"{title}-{timezone.localdate():%Y%m%d}.xlsx")
+    return response
 
 
 def _scan_url(request: HttpRequest, venue: Venue) -> str:
@@ -197,6 +213,9 @@ def scan_list(request: HttpRequest) -> HttpResponse:
     venue_q = request.GET.get("venue_q", "").strip()
     if venue_q:
         qs = qs.filter(venue__name__icontains=venue_q)
+    if request.GET.get("export") == "xlsx":
+        return _xlsx(exporting.scans_xlsx(scans=qs, actor=request.user, filters=_filters(request),
+                                          organization_id=org_id), "出入记录")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     venues = Venue.objects.visible_to(request.user, "scans.view")
     if org_id:
@@ -210,6 +229,7 @@ def scan_list(request: HttpRequest) -> HttpResponse:
     return render(request, "access/scan_list.html", {
         "page": page, "venues": [] if many else venue_choices, "many_venues": many, "current_venue": current,
         "venue_id": venue_id, "venue_q": venue_q, "person_id": person_id, "decision": decision, "day": day_raw,
+        "export_query": _filters(request),
     })
 
 
@@ -249,7 +269,9 @@ def gate(request: HttpRequest) -> HttpResponse:
 def _decision_response(request: HttpRequest, scan: Scan | None, error: str = "", replay: bool = False
                        ) -> HttpResponse:
     inside = capacity_state = None
-    if scan is not None:
+    if scan is not None and scan.direction == "entry" and scan.decision == "admit" and not replay:
+        inside, capacity_state = capacity.after_admit(scan)
+    elif scan is not None:
         inside = services.occupancy(scan.venue)
         capacity_state = rules.occupancy_state(inside, scan.venue.capacity)
     return render(request, "access/_decision.html", {
@@ -419,7 +441,9 @@ def venue_scan(request: HttpRequest, token: str) -> HttpResponse:
                     people=Person.objects.filter(pk=person.pk), venue_id=venue.pk, person_id=person.pk,
                     direction="exit" if direction == "exit" else "entry", at=timezone.now(), device_id="phone",
                 )
-                return render(request, "access/venue_scan.html", {"venue": venue, "scan": scan, "person": person})
+                inside, state = capacity.after_admit(scan)
+                return render(request, "access/venue_scan.html", {"venue": venue, "scan": scan, "person": person,
+                                                                  "inside": inside, "state": state})
         except ServiceError as exc:
             _apply_errors(form, exc)
             if member is not None:
@@ -520,9 +544,12 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     if q:
         qs = qs.filter(Q(visitor__name__icontains=q) | Q(company__icontains=q) | Q(host__name__icontains=q))
+    if request.GET.get("export") == "xlsx":
+        return _xlsx(exporting.visits_xlsx(visits=qs.order_by("-starts_at", "-id"), actor=request.user,
+                                           filters=_filters(request), organization_id=_org_id(request)), "访客登记")
     page = Paginator(qs.order_by("-starts_at", "-id"), 30).get_page(request.GET.get("page"))
     return render(request, "access/visit_list.html", {
-        "page": page, "status": status, "statuses": Visit.Status.choices, "q": q,
+        "page": page, "status": status, "statuses": Visit.Status.choices, "q": q, "export_query": _filters(request),
     })
 
 
@@ -555,6 +582,9 @@ def vehicle_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(Q(plate__icontains=q.upper()) | Q(driver__name__icontains=q))
     if request.GET.get("inside") == "1":
         qs = qs.filter(time_out__isnull=True)
+    if request.GET.get("export") == "xlsx":
+        return _xlsx(exporting.vehicles_xlsx(vehicles=qs, actor=request.user, filters=_filters(request),
+                                             organization_id=org_id), "车辆通行")
     can_change = _may(request, "vehicles.change", org_id)
     form = forms.VehicleForm(request.POST or None)
     if request.method == "POST":
@@ -583,7 +613,7 @@ def vehicle_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "access/vehicle_list.html", {
         "page": page, "q": q, "form": form, "can_change": can_change, "show_form": request.method == "POST",
-        "inside": request.GET.get("inside", ""),
+        "inside": request.GET.get("inside", ""), "export_query": _filters(request),
     })
 
 
