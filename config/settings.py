@@ -192,6 +192,15 @@ else:
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
 
+# Django's cache carries what several processes must agree on: the API auth cache's version (ADR 0009) and the
+# public pages' rate-limit counters. With Redis (production: several web processes) it is shared; embedded and in
+# tests it is per process, which the auth cache bounds by its TTL and which makes a rate limit per process.
+if REDIS_URL and not TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "fangkong", "TIMEOUT": 300}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fangkong"}}
+
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.locmem.EmailBackend" if TESTING else "django.core.mail.backends.console.EmailBackend",

@@ -63,3 +63,18 @@ def test_settings_switch_huey_to_redis_when_redis_url_is_set(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True,
                          text=True, timeout=60, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["PriorityRedisHuey", True]
+
+
+def test_settings_share_the_cache_through_redis_when_redis_url_is_set(tmp_path):
+    """Rate limits and the auth cache's version must be the same in every web process: the cache is Redis."""
+    code = (
+        "import django, json, uuid; django.setup(); from django.core.cache import cache; "
+        "k = 'probe-' + uuid.uuid4().hex; cache.set(k, 41, 30); cache.incr(k); "
+        "from django.core.cache import caches; "
+        "print(json.dumps([type(caches['default']).__name__, cache.get(k)])); cache.delete(k)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FANGKONG_TESTING"}
+    env.update(REDIS_URL=REDIS_URL, DJANGO_SETTINGS_MODULE="config.settings", FANGKONG_VAR_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True,
+                         text=True, timeout=60, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["RedisCache", 42]
