@@ -529,8 +529,14 @@ def visit_pass(request: HttpRequest, token: str) -> HttpResponse:
         visit = services.visit_from_token(token)
     except ServiceError:
         raise Http404 from None
-    qr = posters.qr_svg(services.pass_token(visit.visitor), scale=5) if visit.status == Visit.Status.APPROVED else ""
-    return render(request, "access/visit_pass.html", {"visit": visit, "qr": qr,
+    qr, code = "", None
+    if visit.status == Visit.Status.APPROVED:
+        # The QR is signed with its time and lives five minutes: the page reloads itself before it runs out, and
+        # also shows a short code the visitor can read out at the gate.
+        qr = posters.qr_svg(services.pass_token(visit.visitor), scale=5)
+        code = services.pass_code_issue(person=visit.visitor)
+    refresh = 240 if qr else 30 if visit.status == Visit.Status.PENDING else 0
+    return render(request, "access/visit_pass.html", {"visit": visit, "qr": qr, "code": code, "refresh": refresh,
                                                       "host_name": visitors.mask_name(visit.host.name)})
 
 

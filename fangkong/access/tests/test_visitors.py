@@ -320,3 +320,19 @@ def test_api_visit_update_and_venue_threshold(world, host, gate_venue, api, make
     r = patch(f"/venues/{gate_venue.pk}", {"fever_threshold": "37.0", "capacity": 100})
     assert r.status_code == 200 and r.json()["fever_threshold"] == "37.0" and r.json()["capacity"] == 100
     assert patch(f"/venues/{gate_venue.pk}", {"capacity": 5}, api(world.charlie)).status_code == 404
+
+
+def test_visit_pass_refreshes_and_offers_a_code_the_gate_accepts(client, world, host, gate_venue):
+    visit = services.visit_book(organization=world.factory, host=host, name="孙访客", id_number=VISITOR_ID,
+                                phone="13912345678", purpose="送货", starts_at=timezone.now(),
+                                ends_at=timezone.now() + timedelta(hours=1))
+    url = reverse("access:visit_pass", args=[services.visit_token(visit)])
+    html = client.get(url).content.decode()
+    assert 'http-equiv="refresh" content="30"' in html and "pass-code" not in html
+    services.visit_decide(visit=visit, approve=True, actor=world.alice)
+    html = client.get(url).content.decode()
+    assert 'http-equiv="refresh" content="240"' in html and "<svg" in html
+    code = html.split('id="pass-code">')[1].split("<")[0]
+    client.force_login(world.alice)
+    r = client.post(reverse("access:gate_scan"), {"venue": gate_venue.pk, "code": code, "temperature": "36.4"})
+    assert "fk-decision admit" in r.content.decode() and "孙访客" in r.content.decode()
