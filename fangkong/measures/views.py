@@ -191,7 +191,7 @@ def person_measures(request: HttpRequest, pk: int) -> HttpResponse:
                     messages.success(request, _("已记录抵达报备，新增待确认措施 %(n)d 条") % {"n": len(result.measures)})
         except ServiceError as e:
             messages.error(request, e.message)
-    measures = list(Measure.objects.filter(person=person).select_related("supersedes").prefetch_related(
+    measures = list(Measure.objects.filter(person=person).select_related("supersedes", "released_by").prefetch_related(
         "tests", "custodians"))
     for m in measures:
         m.person = person  # already loaded: the blockers read its symptom flag

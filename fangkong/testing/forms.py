@@ -50,6 +50,9 @@ class SampleForm(StyledForm):
         help_text=_("每行一人：扫描或输入证件号码，或人员编号；混采默认最多 10 人"),
     )
     site = forms.CharField(label=_("采样点"), max_length=100, required=False)
+    sampled_at = forms.DateTimeField(
+        label=_("采样时间"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text=_("补录纸质采样登记时填写；留空为现在"))
 
 
 RESULT_LABELS = {"negative": _("阴性"), "positive": _("阳性"), "invalid": _("无效")}

@@ -200,6 +200,9 @@ def sample_register(
         raise ServiceError(f"管码 {tube_code}：{'、'.join(strangers)} 不属于本单位", {"members": ["人员不属于本单位"]})
     if Sample.objects.filter(tube_code=tube_code).exists():
         raise ServiceError(f"管码 {tube_code} 已登记，不能重复使用", {"tube_code": ["管码已登记"]})
+    if sampled_at is not None and sampled_at > timezone.now() + dt.timedelta(minutes=10):
+        raise ServiceError(f"管码 {tube_code}：采样时间 {timezone.localtime(sampled_at):%Y-%m-%d %H:%M} 晚于现在",
+                           {"sampled_at": ["采样时间不能晚于现在"]})
     sampled_at = sampled_at or timezone.now()
     sample = Sample.objects.create(
         organization=organization, tube_code=tube_code, kind=kind, pooled=pooled, sampled_at=sampled_at,

@@ -189,7 +189,7 @@ def sample_new(request: HttpRequest) -> HttpResponse:
             people = _members(org, request.user, data["members"])
             sample = services.sample_register(organization=org, tube_code=data["tube_code"], members=people,
                                               kind=data["kind"], pooled=data["pooled"], site=data["site"],
-                                              actor=request.user)
+                                              sampled_at=data.get("sampled_at"), actor=request.user)
         except ServiceError as e:
             _form_errors(form, e)
         else:
