@@ -2,18 +2,19 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fangkong_bench_tracing .venv/bin/python bench/tracing_contacts.py
 
-1. Data: 100,000 people in 500 units, 2,000 venues of mixed kinds (gate, canteen, building, workshop, meeting room,
+1. Data: 100,000 people in 5,000 teams of 20 under 500 workshops, dormitory rooms of 6, 2,000 venues of mixed kinds (gate, canteen, building, workshop, meeting room,
    dormitory) with skewed traffic (venue rank ~ U^1.5: the busiest venue gets ~0.6 % of all scans), admitted entries
-   with their exit on the row over 30 days, written with psycopg COPY into the indexed access_scan table, up to
-   10,000,000 rows or BENCH_COPY_SECONDS (default 300 s), whichever comes first. The size reached is printed;
-   nothing is extrapolated. The access benchmark's generator is not reused: its venues are all gates (never contact).
+   with their exit on the row over 30 days: 10,000,000 rows written by one INSERT … SELECT generate_series per day
+   into the indexed access_scan table (resumable by whole days; `--generate-only` stops after it). The access
+   benchmark's generator is not reused: its venues are all gates (never contact).
 2. Close contacts of one case (selectors.co_presence, the query trace_run uses) over 100 random people with a
    4-day window: p95 "cold" (first time each person is asked; the OS page cache is not dropped, so this is the
    first-query-in-this-process figure, not a cold disk) and warm (the same 100 again), and the ratio to a
    hand-written SQL query returning the same pairs (asserted equal).
 3. Secondary contacts (co-presence of all close contacts of a case, each with its own window, in one query):
    p95 over 30 cases, with quarantine a day after the case's isolation and with no quarantine at all.
-4. 100 cases at once: find_contacts (close by scans + same unit + dormitory + secondary) for 100 cases, total.
+4. 100 cases at once: services.find_contacts_many (close by scans, same team on shift days, dormitory room,
+   household, meeting, and secondary) for 100 cases in one call, with and without the secondary search.
 5. The contacts page of a case with 1,000 contacts: p95 over 30 requests through the Django test client.
 """
 
@@ -78,6 +79,38 @@ def setup() -> tuple[object, list[int], list[tuple[int, str]]]:
                                          max_stay_minutes=720) for i in range(have, VENUES)])
     venues = list(Venue.objects.filter(organization=org).order_by("id").values_list("id", "kind")[:VENUES])
     return org, person_ids, venues
+
+
+HOUSEHOLDS, MEETINGS = 10_000, 3_000  # households of 3 (30,000 people); meetings of 10 declared attendees
+
+
+def groups(org_id: int, person_ids: list[int], venues: list[tuple[int, str]], start: datetime) -> None:
+    """Households and meetings (at meeting-room venues, 30–120 min, in working hours), written in SQL once."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM tracing_household WHERE organization_id = %s", [org_id])
+        if cur.fetchone()[0]:
+            return
+        cur.execute("SELECT setseed(0.3)")
+        cur.execute("INSERT INTO tracing_household (organization_id, name, created_at, updated_at) "
+                    "SELECT %s, '户' || i, now(), now() FROM generate_series(1, %s) i", [org_id, HOUSEHOLDS])
+        cur.execute("""INSERT INTO tracing_household_members (household_id, person_id)
+                       SELECT h.id, (%s::bigint[])[1 + ((h.rn - 1) * 3 + k) %% %s]
+                       FROM (SELECT id, row_number() OVER (ORDER BY id) rn FROM tracing_household
+                             WHERE organization_id = %s) h CROSS JOIN generate_series(0, 2) k""",
+                    [person_ids, len(person_ids), org_id])
+        rooms = [v for v, k in venues if k == "meeting_room"]
+        cur.execute("""INSERT INTO tracing_meeting (organization_id, title, venue_id, starts_at, ends_at, created_at,
+                                                    updated_at)
+                       SELECT %s, '会议' || i, (%s::bigint[])[1 + floor(random() * %s)::int], s,
+                              s + (30 + floor(random() * 91)) * interval '1 minute', now(), now()
+                       FROM (SELECT i, %s::timestamptz + floor(random() * %s) * interval '1 day'
+                                    + (8 + floor(random() * 9)) * interval '1 hour' AS s
+                             FROM generate_series(1, %s) i) g""",
+                    [org_id, rooms, len(rooms), start, DAYS, MEETINGS])
+        cur.execute("""INSERT INTO tracing_meeting_attendees (meeting_id, person_id)
+                       SELECT DISTINCT m.id, (%s::bigint[])[1 + floor(random() * %s)::int]
+                       FROM tracing_meeting m CROSS JOIN generate_series(1, 10) k WHERE m.organization_id = %s""",
+                    [person_ids, len(person_ids), org_id])
 
 
 # One day of scans in one statement: venue by rank ~ U^1.5 (skewed), person uniform, time uniform in the day, the
@@ -164,6 +197,7 @@ def timed(fn, *args):
 def main() -> None:
     org, person_ids, venues = setup()
     have, start = generate(org.pk, person_ids, venues)
+    groups(org.pk, person_ids, venues, start)
     if "--generate-only" in sys.argv:
         return
     rng = random.Random(5)
@@ -200,13 +234,14 @@ def main() -> None:
         for w in windows[:30]:
             close = selectors.co_presence([w], thresholds).get(w.person_id, {})
             wins = [selectors.IndexWindow(pid, min(e.start for e in es), end_of(w)) for pid, es in close.items()]
-            ms, res = timed(selectors.co_presence, wins, thresholds)
+            ms, res = timed(selectors.co_presence_windows, wins, thresholds)
             second.append(ms)
-            second_sizes.append(len({o for others in res.values() for o in others}))
+            second_sizes.append(len({o for others in res for o in others}))
         say(f"secondary contacts, {label}: p95 {percentile(second, 95):.0f} ms over 30 cases "
             f"(median {sorted(second_sizes)[15]} people found per case)")
 
-    # 100 cases at once: the reads of trace_run (scans, unit, dormitory, secondary) for 100 cases.
+    # 100 cases at once: the reads of trace_run (scans, same team on shift days, dormitory, household, meeting,
+    # secondary) for 100 cases together, as trace_cases/trace_run_many does.
     from django.contrib.auth import get_user_model
 
     admin = get_user_model().objects.filter(username="bench-tracing").first() or \
@@ -217,15 +252,25 @@ def main() -> None:
         onset = timezone.localtime(w.start).date() + timedelta(days=2)
         cases.append(Case.objects.create(organization=org, person_id=w.person_id, status="confirmed",
                                          onset_date=onset, report_date=onset, isolated_at=w.end))
-    t = time.perf_counter()
-    total = 0
-    for c in Case.objects.filter(pk__in=[c.pk for c in cases]).select_related("person"):
-        params = services.trace_params(c, {})
-        # Traced the day after the isolation: secondary windows of unquarantined contacts end then.
-        _window, found = services.find_contacts(case=c, params=params, now=c.isolated_at + timedelta(days=1))
-        total += len(found)
-    say(f"100 cases at once (close + same unit + dormitory + secondary, reads): {time.perf_counter() - t:.1f} s, "
-        f"{total:,} contacts")
+    loaded = list(Case.objects.filter(pk__in=[c.pk for c in cases]).select_related("person"))
+    params = {c.pk: services.trace_params(c, {}) for c in loaded}
+    # Traced the day after the last isolation: secondary windows of unquarantined contacts end then.
+    at_time = max(c.isolated_at for c in loaded) + timedelta(days=1)
+    for label, secondary in (("close only", False), ("close + secondary", True)):
+        for c in loaded:
+            params[c.pk]["secondary"] = secondary
+        t = time.perf_counter()
+        results = services.find_contacts_many(cases=loaded, params=params, now=at_time)
+        took = time.perf_counter() - t
+        found = [r.found for r in results.values() if not isinstance(r, Exception)]
+        kinds: dict[str, int] = {}
+        for f in found:
+            for e in f.values():
+                k = e["evidence"][0]["kind"] if e["evidence"] else "?"
+                kinds[k] = kinds.get(k, 0) + 1
+        say(f"100 cases at once ({label}; scans + same team + dormitory + household + meeting): {took:.1f} s, "
+            f"{sum(len(f) for f in found):,} contacts, "
+            f"{sum(1 for f in found for e in f.values() if e['degree'] == 1):,} close; first evidence kinds {kinds}")
 
     # Contacts page with 1,000 contacts.
     case = cases[0]

@@ -362,15 +362,37 @@ def meeting_participants(meetings: Sequence[Any]) -> dict[int, dict[int, tuple[d
 
 
 def meetings_many(cases: Sequence[CaseWindow]) -> dict[int, dict[int, list[dict[str, Any]]]]:
-    """{case: {fellow attendee: evidence per meeting}}: meetings inside the window that the case attended."""
+    """{case: {fellow attendee: evidence per meeting}}: meetings inside the window that the case attended (declared,
+    or admitted at the meeting's room during it). Only the meetings some case attended get their full attendance."""
+    from django.db.models import Max, Q
+
+    from fangkong.access.models import Scan, Venue
     from fangkong.tracing.models import Meeting
 
     if not cases:
         return {}
-    meetings = list(Meeting.objects.filter(starts_at__lt=max(c.end for c in cases),
-                                           ends_at__gt=min(c.start for c in cases)))
-    if not meetings:
+    lo, hi = min(c.start for c in cases), max(c.end for c in cases)
+    pids = {c.person_id for c in cases}
+    declared = set(Meeting.attendees.through.objects.filter(
+        person_id__in=pids, meeting__starts_at__lt=hi, meeting__ends_at__gt=lo).values_list("meeting_id", flat=True))
+    rooms = dict(Meeting.objects.filter(starts_at__lt=hi, ends_at__gt=lo, venue__isnull=False).exclude(
+        pk__in=declared).values_list("pk", "venue_id"))
+    if rooms:
+        # The cases' own presences at those rooms (a few per case) decide which of those meetings they attended.
+        longest = timedelta(minutes=Venue.objects.filter(pk__in=set(rooms.values())).aggregate(
+            m=Max("max_stay_minutes"))["m"] or 0)
+        mine = [(vid, at, rules.presence_end(at, left, ms)) for vid, at, left, ms in Scan.objects.filter(
+            person_id__in=pids, venue_id__in=set(rooms.values()), direction="entry", decision="admit",
+            at__lt=hi, at__gt=lo - longest).order_by().values_list("venue_id", "at", "left_at",
+                                                                   "venue__max_stay_minutes")]
+        if mine:
+            used = Q()
+            for vid, f, t in mine:
+                used |= Q(venue_id=vid, starts_at__lt=t, ends_at__gt=f)
+            declared |= set(Meeting.objects.filter(used, pk__in=list(rooms)).values_list("pk", flat=True))
+    if not declared:
         return {}
+    meetings = list(Meeting.objects.filter(pk__in=declared))
     participants = meeting_participants(meetings)
     out: dict[int, dict[int, list[dict[str, Any]]]] = {}
     for c in cases:

@@ -89,7 +89,8 @@ def test_system_actor_may_not_confirm(world, make_person):
 def groups(world: Any, make_person: Any, venues: Any, scan: Any) -> dict[str, Any]:
     """A is the case (window 09-20 00:00 → 09-22 18:00). Known answers in the names."""
     p = {n: make_person(name=n) for n in ("A", "H_household", "H_other_household", "M_declared", "M_scanned",
-                                          "M_scanned_after", "M_before_window", "X_nobody")}
+                                          "M_scanned_after", "M_before_window", "N_declared_where_A_scanned",
+                                          "X_nobody")}
     home = Household.objects.create(organization=world.factory, name="幸福里 3-2-101")
     home.members.set([p["A"], p["H_household"]])
     Household.objects.create(organization=world.factory, name="别家").members.set([p["H_other_household"]])
@@ -98,6 +99,11 @@ def groups(world: Any, make_person: Any, venues: Any, scan: Any) -> dict[str, An
     meeting.attendees.set([p["A"], p["M_declared"]])
     scan(p["M_scanned"], venues["meeting"], at(150), at(200))  # 30 min of the session, A declared only
     scan(p["M_scanned_after"], venues["meeting"], at(185), at(230))  # after the session
+    # A second meeting in the same room on 09-21 14:00–15:00: A is not on the list but scanned in for 20 minutes.
+    by_scan = Meeting.objects.create(organization=world.factory, title="质量会", venue=venues["meeting"],
+                                     starts_at=at(30 * 60), ends_at=at(31 * 60))
+    by_scan.attendees.set([p["N_declared_where_A_scanned"]])
+    scan(p["A"], venues["meeting"], at(30 * 60 + 40), at(31 * 60 + 30))
     old = Meeting.objects.create(organization=world.factory, title="上周会", starts_at=at(-3000), ends_at=at(-2940))
     old.attendees.set([p["A"], p["M_before_window"]])
     return p
@@ -115,7 +121,9 @@ def test_household_and_meeting_evidence(world, groups):
         case = _case(world, p["A"])
         services.trace_run(case=case, actor=world.officer, params={"secondary": False})
     contacts = {c.person.name: c for c in Contact.objects.filter(case=case).select_related("person")}
-    assert set(contacts) == {"H_household", "M_declared", "M_scanned"}
+    assert set(contacts) == {"H_household", "M_declared", "M_scanned", "N_declared_where_A_scanned"}
+    n = contacts["N_declared_where_A_scanned"].evidence[0]
+    assert n["kind"] == "meeting" and n["title"] == "质量会" and n["minutes"] == 20
     h = contacts["H_household"].evidence[0]
     assert h["kind"] == "household" and h["household_id"] and h["minutes"] == (2 * 24 + 18) * 60
     assert datetime.fromisoformat(h["from"]) == datetime(2021, 9, 20, 0, 0, tzinfo=SH)
