@@ -118,7 +118,8 @@ def _scopes(request: HttpRequest) -> dict[str, Any]:
 @router.post("/scans", response={200: ScanOut, 201: ScanOut}, summary="Record one scan with its entry decision")
 @api_permission("scans.create")
 def create_scan(request: HttpRequest, data: ScanIn) -> Status:
-    scan, replay = services.scan_record(actor=request.user, **_scopes(request), **_input(data).__dict__)
+    scan, replay = services.scan_record(actor=request.user, **_scopes(request), scope=(request.user, "scans.create"),
+                                        **_input(data).__dict__)
     return Status(200 if replay else 201, scan_out(scan, replay))
 
 

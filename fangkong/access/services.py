@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core import signing
 from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,7 +24,9 @@ from fangkong.access import rules
 from fangkong.access.models import AccessSetting, PassCode, Scan, VehiclePass, Venue, Visit
 from fangkong.core import crypto
 from fangkong.core.audit import audit_record
+from fangkong.core.context import client_ip
 from fangkong.core.errors import NotFound, ServiceError
+from fangkong.core.models import AuditEvent
 from fangkong.people import rules as people_rules
 from fangkong.people.models import Person
 from fangkong.tenancy.models import Organization
@@ -158,6 +162,9 @@ def venue_rotate_code(*, venue: Venue, actor: Any) -> Venue:
     old = venue.code_version
     Venue.objects.filter(pk=venue.pk).update(code_version=old + 1)
     venue.code_version = old + 1
+    # A bulk update sends no signal: drop the scan path's cached copy here, and again once committed.
+    _VENUES.pop(venue.pk, None)
+    transaction.on_commit(lambda: _VENUES.pop(venue.pk, None))
     audit_record(actor=actor, action="venue.rotate_code", obj=venue, organization_id=venue.organization_id,
                  changes={"code_version": [old, old + 1]})
     return venue
@@ -340,15 +347,23 @@ def _to_aware(at: datetime) -> datetime:
 
 
 def scans_record(*, items: Sequence[ScanInput], actor: Any, venues: Any, people: Any,
-                 now: datetime | None = None) -> list[ScanResult]:
+                 now: datetime | None = None, scope: tuple[Any, str] | None = None) -> list[ScanResult]:
     """Record scans; `venues` and `people` are the caller's scope (QuerySets), so anything outside it is 'not found'.
 
     Valid items are stored even when others fail. Items are paired in time order, so an exit in the same batch as
     its entry closes it. A (device_id, client_key) seen before returns the first result and stores nothing.
+
+    `scope=(user, permission)` says which membership scope `venues` was built from (`Venue.objects.visible_to(user,
+    permission)`): a single entry scan may then check its venue against the per-process venue cache in Python
+    instead of querying (`_scan_one_fast`).
     """
     now = now or timezone.now()
     if len(items) > BATCH_LIMIT:
         raise _fail("items", f"一次最多上传 {BATCH_LIMIT} 条，实为 {len(items)} 条，请分批上传")
+    if len(items) == 1 and scope is not None:
+        fast = _scan_one_fast(items[0], actor=actor, scope=scope, people_qs=people, now=now)
+        if fast is not None:
+            return [fast]
     # No savepoint on the common path: an outer atomic block (a caller's transaction, if any, becomes a savepoint).
     # A single scan skips the replay look-up and lets the unique index catch a replay (the rare case): one round
     # trip less on the hot path. A batch checks first, since one replay would otherwise redo the whole batch.
@@ -532,10 +547,169 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     return [r for r in results if r is not None]
 
 
-def scan_record(*, actor: Any, venues: Any, people: Any, now: datetime | None = None, **values: Any
-                ) -> tuple[Scan, bool]:
+# --- the single-scan hot path --------------------------------------------------------------------------------------
+
+# Venues change rarely and every scan names one: each process keeps them (with what the scope check needs) for
+# VENUE_TTL seconds. A save or delete drops the entry at once in the process that made it (signals below); other
+# processes see a rotated code, a deactivation or a move within VENUE_TTL seconds.
+VENUE_TTL = 10.0
+_VENUES: dict[int, tuple[float, Venue, str, int | None]] = {}
+# What the entry decision and the response read about the person (never the encrypted ID number or phone).
+DECISION_FIELDS = ("id", "organization_id", "name", "kind", "is_active", "measure_kind", "measure_until",
+                   "symptomatic_since", "health_code", "health_code_at")
+
+
+def _venue_cached(venue_id: int) -> tuple[Venue, str, int | None] | None:
+    """(venue, its organisation's jurisdiction path, its organisation's authority id), cached per process."""
+    hit = _VENUES.get(venue_id)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < VENUE_TTL:
+        return hit[1], hit[2], hit[3]
+    venue = Venue.objects.select_related("organization__jurisdiction").filter(pk=venue_id).first()
+    if venue is None:
+        return None
+    org = venue.organization
+    entry = (now, venue, org.jurisdiction.path if org.jurisdiction_id else "", org.authority_id)
+    _VENUES[venue_id] = entry
+    return entry[1], entry[2], entry[3]
+
+
+@receiver([post_save, post_delete], sender=Venue)
+def _forget_venue(sender: Any, instance: Venue, **kwargs: Any) -> None:
+    _VENUES.pop(instance.pk, None)
+
+
+@receiver([post_save, post_delete], sender=Organization)
+def _forget_venues(sender: Any, instance: Organization, **kwargs: Any) -> None:
+    _VENUES.clear()
+
+
+def _venue_visible(user: Any, perm: str, venue: Venue, jurisdiction_path: str, authority_id: int | None) -> bool:
+    """`Venue.objects.visible_to(user, perm)` for one venue, in Python over the (cached) memberships: the same
+    rules as `scope_q(user, perm, org="organization", unit=None)`."""
+    from fangkong.tenancy.scope import user_scope
+
+    scope = user_scope(user, perm)
+    if scope.everything:
+        return True
+    org_id = venue.organization_id
+    return (org_id in scope.organization_ids or org_id in scope.unit_org_ids
+            or (authority_id is not None and authority_id in scope.authority_ids)
+            or any(jurisdiction_path.startswith(p) for p in scope.jurisdiction_paths))
+
+
+def _insert_columns(model: Any) -> list[Any]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _row_values(obj: Any) -> list[Any]:
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in _insert_columns(type(obj))]
+
+
+def _insert_sql(model: Any, source: str = "") -> str:
+    q = connection.ops.quote_name
+    cols = _insert_columns(model)
+    values = source or f"VALUES ({', '.join(['%s'] * len(cols))})"
+    return f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(f.column) for f in cols)}) {values}"
+
+
+def _scan_one_fast(item: ScanInput, *, actor: Any, scope: tuple[Any, str], people_qs: Any, now: datetime
+                   ) -> ScanResult | None:
+    """One entry scan in two round trips: read the person, then one statement that inserts the scan (a replayed
+    client key inserts nothing), records the health-code colour seen and audits a changed colour.
+
+    Returns None whenever the general path must decide: SQLite, exits (they close an interval), visitors (their
+    appointments), fever (the alert), anything invalid (the general path words the error), a venue outside the
+    cache's view. The general path then does everything again from the start, so nothing here is half-done.
+    """
+    if connection.vendor != "postgresql" or item.direction != Scan.Direction.ENTRY:
+        return None
+    version = None
+    venue_id: Any = item.venue_id
+    if venue_id is None:
+        if not item.venue_token:
+            return None
+        try:
+            venue_id, version = signing.loads(item.venue_token, salt=VENUE_SALT)
+            venue_id = int(venue_id)
+        except (signing.BadSignature, ValueError, TypeError):
+            return None
+    cached = _venue_cached(venue_id)
+    if cached is None:
+        return None
+    venue, jurisdiction_path, authority_id = cached
+    user, perm = scope
+    if not _venue_visible(user, perm, venue, jurisdiction_path, authority_id):
+        return None
+    if not venue.active or (version is not None and version != venue.code_version):
+        return None
+    person = people_qs.filter(pk=item.person_id).only(*DECISION_FIELDS).first()
+    if person is None or person.organization_id != venue.organization_id or person.kind == Person.Kind.VISITOR:
+        return None
+    at = _to_aware(item.at)
+    try:
+        rules.check_time(at, now)
+        temperature = rules.check_temperature(item.temperature)
+        health_code = rules.check_health_code(item.health_code)
+    except (ValueError, InvalidOperation):
+        return None
+    setting = setting_for(venue.organization_id)
+    decision = rules.decide_entry(
+        _facts(person, False), temperature=temperature, health_code=health_code,
+        threshold=effective_fever_threshold(setting, venue), today=timezone.localdate(at), now=at,
+        refuse_unknown=setting.refuse_unknown,
+    )
+    if decision.fever:
+        return None
+    recorder = actor if getattr(actor, "is_authenticated", False) else None
+    scan = Scan(
+        organization_id=venue.organization_id, venue=venue, person=person, direction=item.direction, at=at,
+        temperature=temperature, health_code=health_code, device_id=item.device_id or "",
+        client_key=item.client_key or None, recorded_by=recorder, decision=decision.value,
+        reasons=decision.reasons_json(),
+    )
+    sql = [f"WITH s AS ({_insert_sql(Scan)} ON CONFLICT DO NOTHING RETURNING id)"]
+    params: list[Any] = _row_values(scan)
+    # The colour seen, as people_set_health_codes records it: never over a newer observation, and an unchanged
+    # colour seen again within the hour is not rewritten.
+    old_code = person.health_code
+    newer = person.health_code_at is None or person.health_code_at < at
+    fresh = person.health_code_at is not None and at - person.health_code_at < HEALTH_CODE_REFRESH
+    if health_code and newer and not (health_code == old_code and fresh):
+        p = Person._meta.db_table
+        sql.append(f", p AS (UPDATE {p} SET health_code = %s, health_code_at = %s FROM s WHERE {p}.id = %s "
+                   f"AND ({p}.health_code_at IS NULL OR {p}.health_code_at < %s) RETURNING 1)")
+        params += [health_code, at, person.pk, at]
+        if health_code != old_code:
+            event = AuditEvent(
+                actor=recorder, actor_repr=str(recorder) if recorder else str(actor or "system"),
+                action="person.health_code", object_type=Person._meta.label_lower, object_id=str(person.pk),
+                object_repr=str(person)[:200], organization_id=person.organization_id,
+                changes={"health_code": [old_code, health_code]}, ip=client_ip.get(),
+            )
+            cols = _insert_columns(AuditEvent)
+            sql.append(f", a AS ({_insert_sql(AuditEvent, 'SELECT ' + ', '.join(['%s'] * len(cols)) + ' FROM s')})")
+            params += _row_values(event)
+    sql.append(" SELECT id FROM s")
+    with connection.cursor() as cur:
+        cur.execute("".join(sql), params)
+        row = cur.fetchone()
+    if row is None:  # the (device, client key) pair was stored before: the first result, nothing new
+        earlier = Scan.objects.filter(device_id=scan.device_id, client_key=scan.client_key).first()
+        if earlier is None:  # pragma: no cover - nothing else is unique
+            return None
+        return ScanResult(0, True, earlier, replay=True)
+    scan.pk = row[0]
+    scan._state.adding = False
+    scan._state.db = connection.alias
+    return ScanResult(0, True, scan)
+
+
+def scan_record(*, actor: Any, venues: Any, people: Any, now: datetime | None = None,
+                scope: tuple[Any, str] | None = None, **values: Any) -> tuple[Scan, bool]:
     """One scan; raises the item's error. Returns (scan, replay)."""
-    (result,) = scans_record(items=[ScanInput(**values)], actor=actor, venues=venues, people=people, now=now)
+    (result,) = scans_record(items=[ScanInput(**values)], actor=actor, venues=venues, people=people, now=now,
+                             scope=scope)
     if not result.ok:
         if result.status == 404:
             raise NotFound(result.message)
@@ -630,6 +804,13 @@ def visitor_find_or_create(*, organization: Organization, name: str, id_number: 
         raise _fail("id_number", f"身份证号：{exc}") from None
     existing = Person.objects.filter(organization=organization,
                                      id_number_hash=crypto.lookup_hash(info.number)).first()
+    if existing and not existing.is_active and existing.kind == Person.Kind.VISITOR:
+        # A visitor archived after an earlier visit comes back: the same ledger row, active again.
+        with transaction.atomic():
+            Person.objects.filter(pk=existing.pk).update(is_active=True, updated_at=timezone.now())
+            existing.is_active = True
+            audit_record(actor=actor or "访客自助登记", action="person.restore", obj=existing,
+                         organization_id=organization.pk, changes={"is_active": [False, True]})
     if existing:
         return existing
     return person_create(organization=organization, actor=actor or "访客自助登记", name=name, id_number=info.number,
