@@ -5,6 +5,7 @@ with one query each and inserts with one statement.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -525,7 +526,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
         results[idx] = ScanResult(idx, True, scan)
 
     if new_scans:
-        Scan.objects.bulk_create([s for _, s in new_scans])
+        _insert_scans([s for _, s in new_scans])
     if codes_seen:
         people_set_health_codes(observations=codes_seen, actor=actor)
     if closed_existing:
@@ -611,6 +612,37 @@ def _insert_sql(model: Any, source: str = "") -> str:
     cols = _insert_columns(model)
     values = source or f"VALUES ({', '.join(['%s'] * len(cols))})"
     return f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(f.column) for f in cols)}) {values}"
+
+
+def _insert_scans(scans: list[Scan]) -> None:
+    """Insert many scans in one statement and set their ids: on PostgreSQL `INSERT … SELECT FROM unnest(arrays)`
+    (one parameter per column instead of one per value: ~15,000 fewer for a full batch, and no per-row SQL
+    compilation); elsewhere bulk_create. A duplicate (device, client key) raises IntegrityError as bulk_create does.
+    """
+    if connection.vendor != "postgresql" or len(scans) < 2:
+        Scan.objects.bulk_create(scans)
+        return
+    cols = _insert_columns(Scan)
+    arrays: list[list[Any]] = []
+    selects: list[str] = []
+    for n, f in enumerate(cols):
+        values = [f.pre_save(obj, True) for obj in scans]
+        if f.get_internal_type() == "JSONField":
+            arrays.append([None if v is None else json.dumps(v, cls=f.encoder, ensure_ascii=False) for v in values])
+            selects.append(f"u.c{n}::jsonb")
+            continue
+        arrays.append([f.get_db_prep_save(v, connection) for v in values])
+        selects.append(f"u.c{n}")
+    types = [("text" if f.get_internal_type() == "JSONField" else f.db_type(connection).split("(")[0]) for f in cols]
+    source = (f"SELECT {', '.join(selects)} FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) "
+              f"WITH ORDINALITY AS u({', '.join(f'c{n}' for n in range(len(cols)))}, ord) ORDER BY u.ord")
+    with connection.cursor() as cur:
+        cur.execute(_insert_sql(Scan, source) + " RETURNING id", arrays)
+        ids = [row[0] for row in cur.fetchall()]
+    for obj, pk in zip(scans, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def _scan_one_fast(item: ScanInput, *, actor: Any, scope: tuple[Any, str], people_qs: Any, now: datetime

@@ -133,6 +133,14 @@ def test_walkin_needs_host_and_is_not_registered_twice(client, world, guard, hos
                         phone="13912345678", purpose="复访", starts_at=timezone.now(),
                         ends_at=timezone.now() + timedelta(hours=1))
     assert Person.objects.filter(kind="visitor").count() == 1
+    # A visitor archived after an earlier visit is the same row again, active, when they come back.
+    from fangkong.people.services import person_archive
+
+    visitor = Person.objects.get(kind="visitor")
+    person_archive(person=visitor, actor=world.alice)
+    again = services.visitor_find_or_create(organization=world.factory, name="孙访客", id_number=VISITOR_ID,
+                                            phone="13912345678", actor=guard)
+    assert again.pk == visitor.pk and Person.objects.get(pk=visitor.pk).is_active
 
 
 def test_host_without_account_notifies_org_admins(client, world, guard, make_person, gate_venue):
