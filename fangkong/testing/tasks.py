@@ -4,6 +4,7 @@ inpatients and escorts are tested at once, so waiting for the night run would be
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.utils import timezone
 from huey import crontab
@@ -24,4 +25,9 @@ def generate_programme_tests() -> int:
 
 @db_periodic_task(crontab(minute="*/10"))
 def generate_admission_tests() -> int:
-    return services.programs_generate(day=timezone.localdate(), kinds=[TestProgram.Kind.ON_ADMISSION])
+    """Today's admissions, and yesterday's again: someone admitted in the last minutes before midnight is not
+    picked up by the next run, which already looks at the new day (generation is idempotent, so repeating
+    yesterday creates nothing for those already tested)."""
+    today = timezone.localdate()
+    return sum(services.programs_generate(day=day, kinds=[TestProgram.Kind.ON_ADMISSION])
+               for day in (today - timedelta(days=1), today))

@@ -318,3 +318,17 @@ def test_coverage_rolls_up_and_names_in_two_queries(world, make_person, django_a
     assert by_j == {"长子县疫情防控指挥部": (3, 1), "太原市疫情防控指挥部": (1, 1)}
     by_org = {r.name: r.people for r in selectors.coverage(user=world.admin, by="organization")}
     assert by_org == {"长子县示范机械厂": 3, "太原某医院": 1}
+
+
+def test_admission_just_before_midnight_is_tested_by_the_next_run(world, make_person):
+    from fangkong.testing import tasks
+
+    tz = timezone.get_current_timezone()
+    _program(world, name="新入院患者及陪护", kind="on_admission", source_note="001")
+    with time_machine.travel(dt.datetime(2021, 11, 10, 23, 55, tzinfo=tz), tick=False):
+        patient = make_person(kind="patient")
+    with time_machine.travel(dt.datetime(2021, 11, 11, 0, 0, tzinfo=tz), tick=False):
+        assert tasks.generate_admission_tests.call_local() == 1
+        assert tasks.generate_admission_tests.call_local() == 0
+    ob = Obligation.objects.get(person=patient)
+    assert (ob.kind, ob.day) == ("test_nat", dt.date(2021, 11, 10))
