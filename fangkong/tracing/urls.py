@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<int:pk>/trace/", views.case_trace, name="case_trace"),
     path("cases/<int:pk>/contacts/add/", views.contact_add, name="contact_add"),
     path("cases/<int:pk>/assist/", views.assist_outgoing, name="assist_outgoing"),
+    path("groups/", views.groups, name="groups"),
     path("graph/", views.graph, name="graph"),
     path("graph/data/", views.graph_data, name="graph_data"),
     path("investigations/", views.task_list, name="task_list"),

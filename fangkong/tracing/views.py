@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -318,3 +319,65 @@ def assist_download(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="assist-{assist.pk}.xlsx"'
     return response
 
+
+
+def _people_lines(request: HttpRequest, raw: str) -> list[int]:
+    """One ID number or mobile number per line → people in the caller's scope; an unknown line is an error."""
+    ids: list[int] = []
+    scope = Person.objects.visible_to(request.user, "people.view")
+    for n, line in enumerate(raw.splitlines(), start=1):
+        value = line.strip()
+        if not value:
+            continue
+        h = crypto.lookup_hash(value)
+        pid = scope.filter(Q(id_number_hash=h) | Q(phone_hash=h)).values_list("pk", flat=True).first()
+        if pid is None:
+            shown = crypto.mask_id_number(value) if len(value) > 11 else value[:3] + "****" + value[-4:]
+            raise ServiceError(f"人员名单第 {n} 行：未找到 {shown}（按身份证号或手机号匹配，限本人管辖范围）",
+                               {"people": [f"第 {n} 行未找到"]})
+        ids.append(pid)
+    return ids
+
+
+def _aware(raw: str) -> datetime | None:
+    value = parse_datetime(raw) if raw else None
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+@requires("cases.view")
+def groups(request: HttpRequest) -> HttpResponse:
+    """Households and meetings: declared here, used by every later tracing run as close-contact evidence."""
+    from fangkong.tracing.models import Household, Meeting
+
+    membership = getattr(request, "membership", None)
+    org_id = membership.organization_id if membership else None
+    may_change = user_has_perm(request.user, "cases.change") and org_id is not None
+    if request.method == "POST":
+        if not may_change:
+            raise PermissionDenied("cases.change")
+        try:
+            people = _people_lines(request, request.POST.get("people", ""))
+            if request.POST.get("kind") == "meeting":
+                starts, ends = _aware(request.POST.get("starts_at", "")), _aware(request.POST.get("ends_at", ""))
+                if starts is None or ends is None:
+                    raise ServiceError("请填写会议的开始和结束时间", {"starts_at": ["必填"]})
+                venue = request.POST.get("venue_id", "")
+                services.meeting_declare(organization_id=org_id, title=request.POST.get("title", ""),
+                                         starts_at=starts, ends_at=ends, person_ids=people, actor=request.user,
+                                         venue_id=int(venue) if venue.isdigit() else None)
+                messages.success(request, _("会议已登记"))
+            else:
+                services.household_declare(organization_id=org_id, name=request.POST.get("name", ""),
+                                           person_ids=people, actor=request.user)
+                messages.success(request, _("同住家庭已登记"))
+        except ServiceError as exc:
+            _error(request, exc)
+        return redirect("tracing:groups")
+    households = Household.objects.visible_to(request.user, "cases.view").prefetch_related("members")[:50]
+    meetings = Meeting.objects.visible_to(request.user, "cases.view").select_related("venue").prefetch_related(
+        "attendees")[:50]
+    venues = Venue.objects.filter(organization_id=org_id, active=True).order_by("kind", "name") if org_id else []
+    return render(request, "tracing/groups.html", {
+        "households": households, "meetings": meetings, "venues": venues, "may_change": may_change})

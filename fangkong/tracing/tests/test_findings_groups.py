@@ -215,3 +215,24 @@ def test_declare_household_and_meeting_through_the_api(world, make_person, venue
     assert r.status_code == 400 and "不属于" in r.json()["message"]
     assert api(world.charlie).post("/households", {"organization_id": world.factory.pk, "name": "y",
                                                    "person_ids": [a.pk, b.pk]}).status_code in (403, 404)
+
+
+def test_groups_page_declares_by_id_number_or_phone(world, make_person, venues, client):
+    a, b = make_person(name="甲"), make_person(name="乙")
+    theirs = make_person(name="外", organization=world.other_org)
+    client.force_login(world.alice)
+    assert client.get("/tracing/groups/").status_code == 200
+    r = client.post("/tracing/groups/", {"kind": "household", "name": "3-2-101",
+                                         "people": f"{a.id_number}\n\n{b.phone}\n"}, follow=True)
+    assert r.status_code == 200 and "同住家庭已登记" in r.content.decode()
+    assert set(Household.objects.get().members.values_list("name", flat=True)) == {"甲", "乙"}
+    r = client.post("/tracing/groups/", {"kind": "household", "name": "x", "people": f"{a.id_number}\n"
+                                         f"{theirs.id_number}"}, follow=True)
+    assert "人员名单第 2 行：未找到" in r.content.decode() and theirs.id_number not in r.content.decode()
+    r = client.post("/tracing/groups/", {"kind": "meeting", "title": "周会", "starts_at": "2021-09-20T10:00",
+                                         "ends_at": "2021-09-20T11:00", "venue_id": venues["meeting"].pk,
+                                         "people": ""}, follow=True)
+    assert "会议已登记" in r.content.decode() and Meeting.objects.get().venue == venues["meeting"]
+    assert "周会" in client.get("/tracing/groups/").content.decode()
+    client.force_login(world.charlie)
+    assert "周会" not in client.get("/tracing/groups/").content.decode()
