@@ -201,7 +201,7 @@ def walkins_at_gate(*, organization_id: int | None, now: datetime | None = None)
     """Today's walk-ins still in play at the gate: waiting, approved and not yet admitted, or refused in the
     last hour (so the gatekeeper sees the answer)."""
     now = now or timezone.now()
-    return (Visit.objects.filter(organization_id=organization_id, walk_in=True)
+    return (Visit.objects.filter(organization_id=organization_id or 0, walk_in=True)
             .filter(Q(status__in=[Visit.Status.PENDING, Visit.Status.APPROVED], ends_at__gte=now)
                     | Q(status=Visit.Status.REFUSED, decided_at__gte=now - timedelta(hours=1)))
             .select_related("visitor", "host", "venue").defer("visitor__id_number", "visitor__phone")
