@@ -80,7 +80,7 @@ def _settings(ctx: Any) -> dict[str, CheckinSetting]:
             deadline=time(8, 30), noon_deadline=time(14, 0),
         ),
     }
-    for key, setting in out.items():
+    for setting in out.values():
         audit_record(actor=ACTOR, action="checkin_setting.create", obj=setting,
                      organization_id=setting.organization_id,
                      changes={"frequency": [None, setting.frequency], "deadline": [None, str(setting.deadline)]})

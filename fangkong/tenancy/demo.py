@@ -85,6 +85,8 @@ class DemoContext:
     users: dict[str, Any] = field(default_factory=dict)  # username → user
     logins: list[tuple[str, str]] = field(default_factory=list)  # (username, what it shows)
     counts: Counter = field(default_factory=Counter)
+    # What one app's demo step leaves for a later one (the hospital's index case for testing and tracing …).
+    shared: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # step → seconds (seed_demo -v2 prints them)
 
 
