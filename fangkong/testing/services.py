@@ -252,6 +252,30 @@ def _norm_result(value: str) -> str | None:
     return RESULT_WORDS.get((value or "").strip().lower())
 
 
+_SAMPLE_FIELDS = ("id", "tube_code", "kind", "pooled", "organization_id", "sampled_at", "sampled_on", "result__id")
+
+
+def _samples_by_code(codes: list[str]) -> dict[str, dict[str, Any]]:
+    """The tubes with these codes (and whether they have a result). On PostgreSQL ONE query joining the codes as an
+    array (`unnest`): a 100,000-row import used to send ten 10,000-parameter IN lists, which cost more to build
+    and to plan than to run; elsewhere the ORM in chunks."""
+    if not codes:
+        return {}
+    if connection.vendor == "postgresql":
+        smp, res = Sample._meta.db_table, Result._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT s.id, s.tube_code, s.kind, s.pooled, s.organization_id, s.sampled_at, s.sampled_on, r.id "
+                f"FROM unnest(%s::text[]) AS c(code) JOIN {smp} s ON s.tube_code = c.code "
+                f"LEFT JOIN {res} r ON r.sample_id = s.id", [codes])
+            return {row[1]: dict(zip(_SAMPLE_FIELDS, row, strict=True)) for row in cursor.fetchall()}
+    samples: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(codes), CHUNK):
+        for found in Sample.objects.filter(tube_code__in=codes[i : i + CHUNK]).values(*_SAMPLE_FIELDS):
+            samples[found["tube_code"]] = found
+    return samples
+
+
 def validate_results(organization: Organization, rows: Sequence[ResultRow]) -> tuple[list[dict], list[dict[str, Any]]]:
     """Resolve each row to a sample (existing by tube code, or a new single tube for a person); collect errors."""
     errors: list[dict[str, Any]] = []
@@ -260,13 +284,7 @@ def validate_results(organization: Organization, rows: Sequence[ResultRow]) -> t
         errors.append({"row": row.line, "column": column, "message": message})
 
     codes = {r.tube_code.strip() for r in rows if r.tube_code.strip()}
-    samples: dict[str, Any] = {}
-    code_list = list(codes)
-    for i in range(0, len(code_list), CHUNK):
-        for found in Sample.objects.filter(tube_code__in=code_list[i : i + CHUNK]).values(
-            "id", "tube_code", "kind", "pooled", "organization_id", "sampled_at", "sampled_on", "result__id"
-        ):
-            samples[found["tube_code"]] = found
+    samples = _samples_by_code(list(codes))
     hashes = {crypto.lookup_hash(r.id_number) for r in rows if not r.tube_code.strip() and r.id_number.strip()}
     by_hash: dict[str, int] = {}
     if hashes:
