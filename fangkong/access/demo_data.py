@@ -178,10 +178,14 @@ def _factory(ctx: Any, now: datetime) -> None:
     people = ctx.people["factory"]
     # Two people whose health code turned yellow/red this week, one with a fever at the gate yesterday.
     yellow, red, feverish = people[40], people[75], people[130]
+    # Contractors back from the risk area stay home under their measures (all but the one released last week).
+    from fangkong.measures.demo_data import returnees
+
+    at_home = {p.pk for p in returnees(ctx)[1:]}
     for n in (2, 1, 0):
         day = today - timedelta(days=n)
         for p in people:
-            if rng.random() < 0.06 and p.user_id is None:
+            if (rng.random() < 0.06 and p.user_id is None) or p.pk in at_home:
                 continue  # a day off
             label = units.get(p.unit_id, "")
             workshop = WORKSHOP_VENUE.get(label.split("/")[0])
