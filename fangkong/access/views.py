@@ -508,7 +508,8 @@ def book_hosts(request: HttpRequest, token: str) -> HttpResponse:
         org = services.organization_from_book_token(token)
     except ServiceError:
         raise Http404 from None
-    q, unit = request.GET.get("host_name", "").strip(), request.GET.get("unit", "").strip()
+    q = request.GET.get("host_name", "").strip()
+    unit = (request.GET.get("host_unit") or request.GET.get("unit") or "").strip()
     rows: list[dict[str, str]] = []
     error, more = "", False
     if q:

@@ -204,7 +204,8 @@ def test_public_host_search_is_masked_and_booking_uses_the_pick(client, world, h
     assert "王主任" not in html and host.phone_masked not in html and str(host.pk) not in html.replace(
         visitors.host_token(host), "")
     assert "至少输入" in client.get(url, {"host_name": "w"}).content.decode()
-    assert "王*任" not in client.get(url, {"host_name": "wzr", "unit": "二车间"}).content.decode()
+    assert "王*任" not in client.get(url, {"host_name": "wzr", "host_unit": "二车间"}).content.decode()
+    assert "王*任" in client.get(url, {"host_name": "wzr", "host_unit": "一车间"}).content.decode()
     # Book with the picked (signed) host; a second 王主任 elsewhere would make the plain name ambiguous.
     make_person(name="王主任", unit=world.workshop2, id_number="11010519491231002X")
     start = timezone.localtime() + timedelta(hours=1)
