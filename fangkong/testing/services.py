@@ -629,7 +629,7 @@ def contraindication_record(*, person: Person, reason: str, actor: Any, until: d
         entered_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     audit_record(actor=actor, action="contraindication.record", obj=row, organization_id=person.organization_id,
-                 changes={"reason": [None, row.reason], "until": [None, until]})
+                 changes={"reason": [None, row.reason], "until": [None, until.isoformat() if until else None]})
     return row
 
 
