@@ -155,9 +155,22 @@ def bench_import(org, results: int) -> None:
     # A server process has its URLconf loaded; the first alert's link would otherwise import every view (≈ 3 s).
     from django.urls import reverse
     reverse("testing:findings")
+    spent: list[tuple[float, str]] = []
+
+    def timed(execute, sql, params, many, context):  # where the time goes: each statement's wall time
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent.append((time.perf_counter() - t0, " ".join(sql.split())[:90]))
+
     t = time.perf_counter()
-    report = importing.import_results(organization=org, name="results.csv", data=data, actor="bench")
+    with connection.execute_wrapper(timed):
+        report = importing.import_results(organization=org, name="results.csv", data=data, actor="bench")
     took = time.perf_counter() - t
+    say(f"[import] SQL {sum(s for s, _q in spent):.1f} s in {len(spent)} statements; the slowest:")
+    for secs, sql in sorted(spent, reverse=True)[:4]:
+        say(f"           {secs:5.1f} s  {sql}")
     say(f"[import] {report.applied:,} of {report.total:,} rows in {took:.1f} s ({report.applied / took:,.0f} rows/s): "
         f"{report.counts}, fulfilled {report.fulfilled:,}, re-tests {report.retests}, findings {len(report.findings)}")
     say("[import] goal ≥ 5,000 rows/s: " + ("met" if report.applied / took >= 5000 else "NOT met"))

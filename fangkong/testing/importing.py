@@ -79,9 +79,15 @@ def read_table(name: str, data: bytes | IO[bytes], known: tuple[str, ...], requi
     if missing:
         raise ServiceError(f"第 1 行，表头：缺少必填列 {'、'.join(missing)}", {"file": [f"缺少必填列：{'、'.join(missing)}"]})
     out = []
+    last = max(i for i, _label in columns)
     for number, values in enumerate(it, start=2):
-        width = len(values)
-        record = {label: _cell(values[i]) if i < width else "" for i, label in columns}
+        if len(values) > last:
+            # The common case, inlined (a lab sheet has 100,000 rows): text cells are only stripped.
+            record = {label: v.strip() if type(v) is str else _cell(v)
+                      for i, label in columns for v in (values[i],)}
+        else:
+            width = len(values)
+            record = {label: _cell(values[i]) if i < width else "" for i, label in columns}
         if any(v != "" for v in record.values()):
             out.append((number, record))
     return out
