@@ -6,7 +6,7 @@ real ones); visitor appointments through `visit_book`/`visit_decide`; vehicle pa
 `vehicle_create`.
 
 The hospital's scans are laid out for the tracing demo: one fever-clinic nurse (`ctx.shared["index_case"]`, the
-positive result of the testing demo) worked the three days before her sample, with her colleagues on the ward; three
+positive result of the testing demo) worked the three days up to her sample, with her colleagues on the ward; three
 of them carried samples to the laboratory, so the laboratory staff are their contacts (secondary contacts of the
 case). Fever-clinic staff eat on the ward (closed loop), so the canteen does not spread the contacts further.
 """
@@ -270,7 +270,7 @@ def _hospital(ctx: Any, now: datetime) -> None:
     units = {u.pk: label for label, u in ctx.units["hospital"].items()}
     people = ctx.people["hospital"]
     fever = [p for p in people if units.get(p.unit_id) == "发热门诊"]
-    index = next(p for p in fever if p.user_id is None)
+    index = next(p for p in fever if p.user_id is None and p.gender == "female")
     ctx.shared["index_case"] = index
     couriers = [p for p in fever if p is not index][:3]
     scans = Scans(now)
@@ -279,7 +279,7 @@ def _hospital(ctx: Any, now: datetime) -> None:
         for p in people:
             label = units.get(p.unit_id, "")
             if p is index:
-                on_duty = 1 <= n <= 3
+                on_duty = 2 <= n <= 4  # her sample of two days ago came back positive that evening
             else:
                 on_duty = p.user_id is not None or rng.random() < (0.7 if label == "发热门诊" else 0.9)
             if not on_duty:
@@ -292,7 +292,7 @@ def _hospital(ctx: Any, now: datetime) -> None:
             if label != "发热门诊":
                 lunch = _jitter(rng, _at(day, 11, 30), 70)
                 scans.visit(p, v["职工食堂"], lunch, lunch + timedelta(minutes=rng.randint(10, 25)))
-        if n == 1:
+        if n == 3:
             # Samples carried to the laboratory: 25 minutes with the laboratory staff.
             for p in couriers:
                 scans.visit(p, v["检验科"], _at(day, 14, 0), _at(day, 14, 25))
@@ -303,6 +303,11 @@ def _school(ctx: Any, now: datetime) -> None:
     rng, today, org = ctx.rng, ctx.today, ctx.orgs["school"]
     v = _venues(org, SCHOOL_VENUES, ctx.users["school"])
     absent = set(Absence.objects.filter(organization=org, returned_on__isnull=True).values_list("person_id", flat=True))
+    # The index case's husband teaches here; he has been home since her result (the tracing demo adds him).
+    grade = ctx.units["school"]["九年级"].pk
+    husband = next(p for p in ctx.people["school"] if p.unit_id == grade and p.gender == "male" and p.user_id is None)
+    ctx.shared["index_household"] = husband
+    absent.add(husband.pk)
     scans = Scans(now)
     for p in ctx.people["school"]:
         if rng.random() < 0.03 or p.pk in absent:
