@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from ninja import Router, Schema, Status
@@ -123,9 +123,13 @@ def create_scan(request: HttpRequest, data: ScanIn) -> Status:
     return Status(200 if replay else 201, scan_out(scan, replay))
 
 
+_BATCH_ITEM_DEFAULTS: dict[str, Any] = {"id": None, "decision": None, "reasons": [], "replay": False, "message": "",
+                                        "errors": {}}
+
+
 @router.post("/scans/batch", response=BatchOut, summary="Up to 1,000 scans from an offline gate; per-item results")
 @api_permission("scans.create")
-def create_scans_batch(request: HttpRequest, data: BatchIn) -> dict:
+def create_scans_batch(request: HttpRequest, data: BatchIn) -> Any:
     if len(data.items) > services.BATCH_LIMIT:
         raise HttpError(400, f"一次最多上传 {services.BATCH_LIMIT} 条，实为 {len(data.items)} 条，请分批上传")
     parsed: list[services.ScanInput] = []
@@ -153,9 +157,12 @@ def create_scans_batch(request: HttpRequest, data: BatchIn) -> dict:
             out.append({"index": index, "ok": False, "message": f"第 {index + 1} 条：{res.message}",
                         "errors": res.errors})
     out.sort(key=lambda r: r["index"])
+    out = [{**_BATCH_ITEM_DEFAULTS, **r} for r in out]
     replayed = sum(1 for r in out if r.get("replay"))
     failed = sum(1 for r in out if not r["ok"])
-    return {"stored": len(out) - failed - replayed, "replayed": replayed, "failed": failed, "results": out}
+    body = {"stored": len(out) - failed - replayed, "replayed": replayed, "failed": failed, "results": out}
+    # Built to BatchOut's shape here: validating 1,000 items again on the way out cost ~0.1 s of a batch's CPU.
+    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
 
 
 @router.get("/scans", response=ScanPage, summary="Scans in scope, filtered by venue, person and time")

@@ -16,6 +16,8 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core import signing
 from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -23,7 +25,7 @@ from django.utils import timezone
 
 from fangkong.access import rules
 from fangkong.access.models import AccessSetting, PassCode, Scan, VehiclePass, Venue, Visit
-from fangkong.core import crypto
+from fangkong.core import authcache, crypto
 from fangkong.core.audit import audit_record
 from fangkong.core.context import client_ip
 from fangkong.core.errors import NotFound, ServiceError
@@ -163,9 +165,8 @@ def venue_rotate_code(*, venue: Venue, actor: Any) -> Venue:
     old = venue.code_version
     Venue.objects.filter(pk=venue.pk).update(code_version=old + 1)
     venue.code_version = old + 1
-    # A bulk update sends no signal: drop the scan path's cached copy here, and again once committed.
-    _VENUES.pop(venue.pk, None)
-    transaction.on_commit(lambda: _VENUES.pop(venue.pk, None))
+    # A bulk update sends no signal: drop the scan path's cached copy (here at once, elsewhere via the version).
+    authcache.forget(("venue", venue.pk))
     audit_record(actor=actor, action="venue.rotate_code", obj=venue, organization_id=venue.organization_id,
                  changes={"code_version": [old, old + 1]})
     return venue
@@ -379,6 +380,20 @@ def scans_record(*, items: Sequence[ScanInput], actor: Any, venues: Any, people:
         return _record(items, actor, venues, people, now, check_replays=True)
 
 
+def _in(model: Any, field_name: str, values: Iterable[Any]) -> Any:
+    """`filter(_in(Model, "field", values))`: `field = ANY(%s)` with one array parameter instead of `IN (%s, %s, …)`
+    with one placeholder per value (a full batch otherwise sends thousands that psycopg and PostgreSQL parse one by
+    one). Same plans as an IN list (an index condition on the array)."""
+    values = list(values)
+    if connection.vendor != "postgresql":
+        return Q(**{f"{field_name}__in": values})
+    field = model._meta.get_field(field_name)
+    q = connection.ops.quote_name
+    sql_type = "bigint" if field.get_internal_type() in ("AutoField", "BigAutoField", "ForeignKey") else "text"
+    return RawSQL(f"{q(model._meta.db_table)}.{q(field.column)} = ANY(%s::{sql_type}[])", [values],
+                  output_field=BooleanField())
+
+
 def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: Any, now: datetime,
             check_replays: bool = True) -> list[ScanResult]:
     results: list[ScanResult | None] = [None] * len(items)
@@ -389,7 +404,8 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     if keyed and check_replays:
         # Two IN lists on the (device_id, client_key) unique index, then the exact pairs in Python: a thousand
         # OR-ed pairs plan far slower than this.
-        candidates = Scan.objects.filter(device_id__in={d for d, _ in keyed}, client_key__in={k for _, k in keyed})
+        candidates = Scan.objects.filter(_in(Scan, "device_id", {d for d, _ in keyed}),
+                                         _in(Scan, "client_key", {k for _, k in keyed}))
         previous = {(s.device_id, s.client_key): s for s in candidates if (s.device_id, s.client_key) in keyed}
 
     # Venues by id and by token, one query.
@@ -406,10 +422,10 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
             except (ValueError, TypeError):
                 results[idx] = _item_error(idx, "venue_token", "场所码无效：内容无法识别")
     venue_ids = {i.venue_id for i in items if i.venue_id is not None} | set(token_ids.values())
-    venues = {v.pk: v for v in venues_qs.filter(pk__in=venue_ids)} if venue_ids else {}
+    venues = {v.pk: v for v in venues_qs.filter(_in(Venue, "id", venue_ids))} if venue_ids else {}
     person_ids = {i.person_id for i in items}
     # The decision never needs the encrypted ID number or phone: skip reading and decrypting them.
-    people = ({p.pk: p for p in people_qs.filter(pk__in=person_ids).defer("id_number", "phone")}
+    people = ({p.pk: p for p in people_qs.filter(_in(Person, "id", person_ids)).only(*DECISION_FIELDS)}
               if person_ids else {})
 
     visitor_ids = [p.pk for p in people.values() if p.kind == Person.Kind.VISITOR]
@@ -550,11 +566,11 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
 
 # --- the single-scan hot path --------------------------------------------------------------------------------------
 
-# Venues change rarely and every scan names one: each process keeps them (with what the scope check needs) for
-# VENUE_TTL seconds. A save or delete drops the entry at once in the process that made it (signals below); other
-# processes see a rotated code, a deactivation or a move within VENUE_TTL seconds.
-VENUE_TTL = 10.0
-_VENUES: dict[int, tuple[float, Venue, str, int | None]] = {}
+# Venues change rarely and every scan names one: each process keeps them, with what the scope check needs, in the
+# auth cache (fangkong.core.authcache, ADR 0009: AUTH_CACHE_TTL, explicit invalidation, a shared version). A miss
+# loads every venue of that organisation in one query (a gate scans into one organisation's venues). A save, delete
+# or code rotation drops the entry at once in the process that made it; other processes follow within the
+# documented bound (1 s with a shared cache, the TTL otherwise).
 # What the entry decision and the response read about the person (never the encrypted ID number or phone).
 DECISION_FIELDS = ("id", "organization_id", "name", "kind", "is_active", "measure_kind", "measure_until",
                    "symptomatic_since", "health_code", "health_code_at")
@@ -562,27 +578,24 @@ DECISION_FIELDS = ("id", "organization_id", "name", "kind", "is_active", "measur
 
 def _venue_cached(venue_id: int) -> tuple[Venue, str, int | None] | None:
     """(venue, its organisation's jurisdiction path, its organisation's authority id), cached per process."""
-    hit = _VENUES.get(venue_id)
-    now = time.monotonic()
-    if hit is not None and now - hit[0] < VENUE_TTL:
-        return hit[1], hit[2], hit[3]
-    venue = Venue.objects.select_related("organization__jurisdiction").filter(pk=venue_id).first()
-    if venue is None:
-        return None
-    org = venue.organization
-    entry = (now, venue, org.jurisdiction.path if org.jurisdiction_id else "", org.authority_id)
-    _VENUES[venue_id] = entry
-    return entry[1], entry[2], entry[3]
+    hit = authcache.get(("venue", venue_id))
+    if hit is not None:
+        return hit
+    gen = authcache.generation()
+    same_org = Venue.objects.filter(pk=venue_id).values("organization_id")[:1]
+    found = None
+    for venue in Venue.objects.select_related("organization__jurisdiction").filter(organization_id=Subquery(same_org)):
+        org = venue.organization
+        entry = (venue, org.jurisdiction.path if org.jurisdiction_id else "", org.authority_id)
+        authcache.put(("venue", venue.pk), entry, user_id=None, generation=gen)
+        if venue.pk == venue_id:
+            found = entry
+    return found
 
 
 @receiver([post_save, post_delete], sender=Venue)
 def _forget_venue(sender: Any, instance: Venue, **kwargs: Any) -> None:
-    _VENUES.pop(instance.pk, None)
-
-
-@receiver([post_save, post_delete], sender=Organization)
-def _forget_venues(sender: Any, instance: Organization, **kwargs: Any) -> None:
-    _VENUES.clear()
+    authcache.forget(("venue", instance.pk))
 
 
 def _venue_visible(user: Any, perm: str, venue: Venue, jurisdiction_path: str, authority_id: int | None) -> bool:

@@ -126,6 +126,20 @@ def invalidate(user_id: int | None = None) -> None:
         transaction.on_commit(lambda: (_forget_local(user_id), _bump_shared()))
 
 
+def forget(key: Hashable) -> None:
+    """Forget one entry here at once (and on commit), and tell other processes through the version."""
+
+    def drop() -> None:
+        with _state.lock:
+            _state.generation += 1
+            _state.entries.pop(key, None)
+        _bump_shared()
+
+    drop()
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(drop)
+
+
 def clear() -> None:
     """Tests and benchmarks: start empty."""
     _forget_local(None)
