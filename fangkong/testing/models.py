@@ -146,8 +146,10 @@ class Result(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         verbose_name=_("录入人"),
     )
-    # Results applied together (one entry, one import, one API batch) share a batch key: fulfilment is one UPDATE.
-    batch = models.CharField(max_length=32, db_index=True, editable=False)
+    # Results applied together (one entry, one import, one API batch) share a batch key (the audit event of a
+    # batch's negatives names it). Not indexed: fulfilment joins the batch's tubes by id, and an index here cost
+    # 100,000 entries of the same value per import.
+    batch = models.CharField(max_length=32, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

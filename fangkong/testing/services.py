@@ -299,6 +299,8 @@ def validate_results(organization: Organization, rows: Sequence[ResultRow]) -> t
     resolved: list[dict] = []
     seen_codes: set[str] = set()
     now = timezone.now()
+    latest = now + dt.timedelta(minutes=10)
+    org_pk = organization.pk
     for row in rows:
         bad = False
         result = _norm_result(row.result)
@@ -306,13 +308,13 @@ def validate_results(organization: Organization, rows: Sequence[ResultRow]) -> t
             err(row, "结果", f"无法识别的结果“{row.result}”，应为 阴性、阳性 或 无效")
             bad = True
         reported_at = row.reported_at or now
-        if row.reported_at and row.reported_at > now + dt.timedelta(minutes=10):
+        if row.reported_at and row.reported_at > latest:
             err(row, "报告时间", f"报告时间 {timezone.localtime(row.reported_at):%Y-%m-%d %H:%M} 晚于现在")
             bad = True
         code = row.tube_code.strip()
         if code:
             s = samples.get(code)
-            if s is None or s["organization_id"] != organization.pk:
+            if s is None or s["organization_id"] != org_pk:
                 # Another organisation's tube looks exactly like an unknown one: nothing leaks across tenants.
                 err(row, "管码", f"未知的管码 {code}")
                 continue
@@ -455,16 +457,23 @@ def results_apply(*, organization: Organization, rows: Sequence[ResultRow], acto
     if report.counts["negative"]:
         ob, mem, smp, res = (Obligation._meta.db_table, SampleMember._meta.db_table, Sample._meta.db_table,
                              Result._meta.db_table)
+        if connection.vendor == "postgresql":
+            # The negative tubes as one array parameter, joined by primary key: no index on the batch key needed.
+            tubes = f"unnest(%s::bigint[]) AS n(id) JOIN {smp} s ON s.id = n.id"
+            params: list[Any] = [[r["sample_id"] for r in resolved if r["result"] == "negative"]]
+        else:
+            tubes = f"{res} r JOIN {smp} s ON s.id = r.sample_id"
+            tubes += " AND r.batch = %s AND r.result = %s"
+            params = [batch, "negative"]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""UPDATE {ob} SET status = %s, evidence_type = %s, evidence_id = x.sample_id, abnormal = %s,
                         fulfilled_at = %s
                     FROM (SELECT m.person_id, s.id AS sample_id, s.sampled_on, 'test_' || s.kind AS kind
-                          FROM {res} r JOIN {smp} s ON s.id = r.sample_id JOIN {mem} m ON m.sample_id = s.id
-                          WHERE r.batch = %s AND r.result = %s) x
+                          FROM {tubes} JOIN {mem} m ON m.sample_id = s.id) x
                     WHERE {ob}.person_id = x.person_id AND {ob}.kind = x.kind AND {ob}.day <= x.sampled_on
                       AND {ob}.status IN (%s, %s)""",
-                [Obligation.Status.FULFILLED, "sample", False, now, batch, "negative", *OPEN],
+                [Obligation.Status.FULFILLED, "sample", False, now, *params, *OPEN],
             )
             report.fulfilled = max(cursor.rowcount, 0)
 
