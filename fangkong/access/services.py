@@ -6,6 +6,7 @@ with one query each and inserts with one statement.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -567,27 +568,40 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
 # --- the single-scan hot path --------------------------------------------------------------------------------------
 
 # Venues change rarely and every scan names one: each process keeps them, with what the scope check needs, in the
-# auth cache (fangkong.core.authcache, ADR 0009: AUTH_CACHE_TTL, explicit invalidation, a shared version). A miss
-# loads every venue of that organisation in one query (a gate scans into one organisation's venues). A save, delete
-# or code rotation drops the entry at once in the process that made it; other processes follow within the
-# documented bound (1 s with a shared cache, the TTL otherwise).
+# auth cache (fangkong.core.authcache, ADR 0009: explicit invalidation, a shared version) for VENUE_TTL seconds. A
+# miss loads every venue of that organisation in one query (a gate scans into one organisation's venues). A save,
+# delete or code rotation drops the entry at once in the process that made it; other processes follow within 1 s
+# with a shared cache (Redis, database), within VENUE_TTL (60 s) with the per-process default cache.
 # What the entry decision and the response read about the person (never the encrypted ID number or phone).
 DECISION_FIELDS = ("id", "organization_id", "name", "kind", "is_active", "measure_kind", "measure_until",
                    "symptomatic_since", "health_code", "health_code_at")
 
 
+VENUE_TTL = 60.0
+_venue_load = threading.Lock()
+
+
 def _venue_cached(venue_id: int) -> tuple[Venue, str, int | None] | None:
-    """(venue, its organisation's jurisdiction path, its organisation's authority id), cached per process."""
+    """(venue, its organisation's jurisdiction path, its organisation's authority id), cached per process for
+    VENUE_TTL seconds. One thread loads; the others of the process wait for it instead of loading the same."""
     hit = authcache.get(("venue", venue_id))
     if hit is not None:
         return hit
+    with _venue_load:
+        hit = authcache.get(("venue", venue_id))
+        if hit is not None:
+            return hit
+        return _venues_load(venue_id)
+
+
+def _venues_load(venue_id: int) -> tuple[Venue, str, int | None] | None:
     gen = authcache.generation()
     same_org = Venue.objects.filter(pk=venue_id).values("organization_id")[:1]
     found = None
     for venue in Venue.objects.select_related("organization__jurisdiction").filter(organization_id=Subquery(same_org)):
         org = venue.organization
         entry = (venue, org.jurisdiction.path if org.jurisdiction_id else "", org.authority_id)
-        authcache.put(("venue", venue.pk), entry, user_id=None, generation=gen)
+        authcache.put(("venue", venue.pk), entry, user_id=None, generation=gen, seconds=VENUE_TTL)
         if venue.pk == venue_id:
             found = entry
     return found

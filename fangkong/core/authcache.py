@@ -85,13 +85,14 @@ def get(key: Hashable) -> Any | None:
     return hit[2]
 
 
-def put(key: Hashable, value: Any, *, user_id: int | None, generation: int) -> None:
+def put(key: Hashable, value: Any, *, user_id: int | None, generation: int, seconds: float | None = None) -> None:
+    """Store `value` for `seconds` (default: AUTH_CACHE_TTL), unless an invalidation happened since `generation`."""
     with _state.lock:
         if generation != _state.generation:
             return
         if len(_state.entries) >= MAX_ENTRIES:
             _state.entries.clear()
-        _state.entries[key] = (time.monotonic() + ttl(), user_id, value)
+        _state.entries[key] = (time.monotonic() + (ttl() if seconds is None else seconds), user_id, value)
 
 
 def _forget_local(user_id: int | None) -> None:
