@@ -367,6 +367,41 @@ def create_visit(request: HttpRequest, data: VisitIn) -> Status:
     return Status(201, visit_out(visit))
 
 
+class WalkInIn(Schema):
+    venue_id: int
+    host_id: int
+    name: str
+    id_number: str
+    phone: str
+    purpose: str
+    company: str = ""
+    temperature: Decimal | None = None
+    health_code: HealthCode | None = None
+
+
+class WalkInOut(Schema):
+    visit: VisitOut | None = None
+    scan: ScanOut | None = None
+
+
+@router.post("/visits/walk-in", response={201: WalkInOut, 200: WalkInOut},
+             summary="A visitor without an appointment at the gate: a visit waiting for the host's approval "
+                     "(201), or a refusal at once for a fever or a yellow/red code (200, the scan)")
+@api_permission("scans.create")
+def create_walkin(request: HttpRequest, data: WalkInIn) -> Status:
+    venue = get_object_or_404(Venue.objects.visible_to(request.user, "scans.create").select_related("organization"),
+                              pk=data.venue_id)
+    host = get_object_or_404(Person.objects.filter(organization_id=venue.organization_id), pk=data.host_id)
+    result = visitors.walkin_register(
+        venue=venue, host=host, name=data.name, id_number=data.id_number, phone=data.phone, purpose=data.purpose,
+        company=data.company, temperature=data.temperature, health_code=data.health_code or "", actor=request.user)
+    if result.scan is not None:
+        return Status(200, {"visit": None, "scan": scan_out(result.scan)})
+    assert result.visit is not None
+    visit = Visit.objects.select_related("visitor", "host").get(pk=result.visit.pk)
+    return Status(201, {"visit": visit_out(visit), "scan": None})
+
+
 @router.get("/visits/{visit_id}", response=VisitOut, summary="One visit")
 @api_permission("visits.view")
 def get_visit(request: HttpRequest, visit_id: int) -> dict:

@@ -345,3 +345,20 @@ def test_visit_pass_refreshes_and_offers_a_code_the_gate_accepts(client, world, 
     client.force_login(world.alice)
     r = client.post(reverse("access:gate_scan"), {"venue": gate_venue.pk, "code": code, "temperature": "36.4"})
     assert "fk-decision admit" in r.content.decode() and "孙访客" in r.content.decode()
+
+
+def test_api_walkin_waits_or_is_refused_at_once(world, guard, host, gate_venue, other_venue, api):
+    gate = api(guard)
+    payload = {"venue_id": gate_venue.pk, "host_id": host.pk, "name": "孙访客", "id_number": VISITOR_ID,
+               "phone": "13912345678", "purpose": "送货", "temperature": "36.5"}
+    r = gate.post("/visits/walk-in", payload)
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["visit"]["status"] == "pending" and body["visit"]["walk_in"] and body["scan"] is None
+    r = gate.post("/visits/walk-in", {**payload, "id_number": "11010519491231002X", "name": "钱访客",
+                                      "health_code": "red"})
+    assert r.status_code == 200 and r.json()["scan"]["decision"] == "refuse"
+    assert "health_code_red" in [x["code"] for x in r.json()["scan"]["reasons"]]
+    assert gate.post("/visits/walk-in", {**payload, "venue_id": other_venue.pk}).status_code == 404
+    r = gate.post("/visits/walk-in", {**payload, "id_number": "110105194912310021"})
+    assert r.status_code == 400 and "校验位" in r.json()["message"]
