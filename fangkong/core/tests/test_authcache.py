@@ -117,3 +117,22 @@ def test_handed_out_users_are_copies(world):
     first = token_user(raw)
     first.first_name = "changed by a request"
     assert token_user(raw).first_name != "changed by a request"
+
+
+def test_last_used_is_recorded_in_batches(client, world):
+    from fangkong.core import tokens
+
+    t1, raw1 = token_issue(user=world.alice, name="t1")
+    t2, raw2 = token_issue(user=world.bob, name="t2")
+    tokens._flushed_at[0] = 0.0  # a minute has passed since this process last flushed
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw1}").status_code == 200
+    t1.refresh_from_db()
+    assert t1.last_used_at is not None
+    # Within the minute the next token's use is queued, not written: no write transaction on the request.
+    with CaptureQueriesContext(connection) as q:
+        assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw2}").status_code == 200
+    assert not any(x["sql"].startswith("UPDATE") for x in q.captured_queries)
+    tokens._flushed_at[0] = 0.0
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {raw1}").status_code == 200
+    t2.refresh_from_db()
+    assert t2.last_used_at is not None
