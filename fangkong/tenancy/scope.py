@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 
 from fangkong.core import authcache
-from fangkong.core.tokens import CACHED_AUTH_ATTR
+from fangkong.core.tokens import CACHED_AUTH_ATTR, ROLES_ATTR
 from fangkong.tenancy.models import Authority, Jurisdiction, Membership, Organization, Unit
 from fangkong.tenancy.roles import Role, role_grants
 
@@ -72,6 +72,10 @@ def forget_memberships(user: Any) -> None:
 def has_perm(user: Any, perm: str) -> bool:
     if getattr(user, "is_superuser", False):
         return True
+    if getattr(user, _CACHE_ATTR, None) is None:
+        roles = getattr(user, ROLES_ATTR, None)  # read with the bearer token: no memberships query needed
+        if roles is not None:
+            return any(role_grants(role, perm) for role in roles)
     return any(role_grants(m.role, perm) for m in memberships_of(user))
 
 

@@ -30,7 +30,7 @@ def _auth_queries(client, path, raw):
         r = client.get(path, HTTP_AUTHORIZATION=f"Bearer {raw}")
     sql = [x["sql"] for x in q.captured_queries]
     return r, [s for s in sql if "core_apitoken" in s and s.lstrip().upper().startswith("SELECT")], [
-        s for s in sql if "tenancy_membership" in s]
+        s for s in sql if "tenancy_membership" in s and "core_apitoken" not in s]
 
 
 def test_a_warm_request_reads_neither_token_nor_memberships(client, world):
@@ -39,6 +39,27 @@ def test_a_warm_request_reads_neither_token_nor_memberships(client, world):
     assert r.status_code == 200 and len(tokens) == 1 and len(memberships) == 1
     r, tokens, memberships = _auth_queries(client, "/api/v1/people", raw)
     assert r.status_code == 200 and tokens == [] and memberships == []
+
+
+def test_a_permission_without_row_scope_needs_no_memberships_query(client, world, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("roles come with the token on PostgreSQL")
+    _t, raw = token_issue(user=world.alice, name="t")
+    # /me lists the memberships (one query); a role-only check (the decorator) read the roles with the token.
+    r, tokens, memberships = _auth_queries(client, "/api/v1/me", raw)
+    assert r.status_code == 200 and len(tokens) == 1 and len(memberships) == 1
+    from fangkong.core.access import user_has_perm
+    from fangkong.core.tokens import token_user
+
+    authcache.clear()
+    with CaptureQueriesContext(connection) as q:
+        user = token_user(raw)
+        assert user_has_perm(user, "people.view") and not user_has_perm(user, "platform.admin")
+    assert [x["sql"] for x in q.captured_queries if "core_apitoken" not in x["sql"]] == []
+    bob = token_user(token_issue(user=world.bob, name="t")[1])
+    assert user_has_perm(bob, "people.view") and not user_has_perm(bob, "people.delete")
+    officer = token_user(token_issue(user=world.officer, name="t")[1])
+    assert user_has_perm(officer, "people.delete") and not user_has_perm(officer, "self.checkin")
 
 
 def test_revoked_token_is_refused_at_once(client, world):
