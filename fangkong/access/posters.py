@@ -36,9 +36,9 @@ def cjk_font() -> tuple[str, int]:
                                      capture_output=True, text=True, timeout=5).stdout.strip()
             except (OSError, subprocess.SubprocessError):
                 break
-            path, _, index = out.rpartition(":")
+            path, _, face = out.rpartition(":")
             if path and ("CJK" in path or "wqy" in path.lower()) and Path(path).exists():
-                return path, int(index or 0)
+                return path, int(face or 0)
     for path, index in _KNOWN_FONTS:
         if Path(path).exists():
             return path, index

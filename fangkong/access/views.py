@@ -36,7 +36,7 @@ def _org_id(request: HttpRequest) -> int | None:
 
 
 def _may(request: HttpRequest, perm: str, organization_id: int | None) -> bool:
-    return bool(organization_id) and Organization.objects.visible_to(request.user, perm).filter(
+    return organization_id is not None and Organization.objects.visible_to(request.user, perm).filter(
         pk=organization_id).exists()
 
 
@@ -91,7 +91,7 @@ def venue_list(request: HttpRequest) -> HttpResponse:
     can_change = _may(request, "venues.change", org_id)
     form = forms.VenueForm(request.POST or None)
     if request.method == "POST":
-        if not can_change:
+        if not can_change or org_id is None:
             raise Http404
         if form.is_valid():
             try:
@@ -400,7 +400,7 @@ def gate_visit_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("self.view")
 def pass_page(request: HttpRequest) -> HttpResponse:
-    person = Person.objects.filter(user=request.user, is_active=True).first()
+    person = Person.objects.filter(user_id=request.user.pk or 0, is_active=True).first()
     if person is None:
         return render(request, "access/pass.html", {"person": None})
     code = services.pass_code_issue(person=person)
@@ -595,7 +595,7 @@ def vehicle_list(request: HttpRequest) -> HttpResponse:
     can_change = _may(request, "vehicles.change", org_id)
     form = forms.VehicleForm(request.POST or None)
     if request.method == "POST":
-        if not can_change:
+        if not can_change or org_id is None:
             raise Http404
         if form.is_valid():
             data = form.cleaned_data
