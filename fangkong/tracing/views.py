@@ -228,8 +228,12 @@ def task_list(request: HttpRequest) -> HttpResponse:
     else:
         users = list(services.assignable_users(org)[:200]) if org is not None else []
     users = users if may_change else []
+    # A contact's organisation sees the task but maybe not the case (another organisation's): no link, no name.
+    case_ids = {t.investigation.case_id for t in page.object_list if t.investigation_id}
+    visible_cases = set(Case.objects.visible_to(request.user).filter(pk__in=case_ids).values_list("pk", flat=True))
     return render(request, "tracing/task_list.html", {
         "page": page, "status": status, "overdue": overdue, "kind": kind, "now": now, "users": users,
+        "visible_cases": visible_cases,
         "statuses": InvestigationTask.Status.choices, "kinds": InvestigationTask.Kind.choices,
         "may_change": may_change,
     })

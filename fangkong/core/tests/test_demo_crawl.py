@@ -15,6 +15,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -26,9 +27,19 @@ SKIP = ("/logout", "/i18n/", "/admin/", "/api/", "/static/", "/media/", "mailto:
 PER_USER = 120  # pages per login: enough to reach every list, its filters and a detail or two
 
 
-@pytest.fixture
-def demo_world(settings):
-    call_command("seed_demo", stdout=StringIO())
+@pytest.fixture(scope="module")
+def demo_world(django_db_setup, django_db_blocker):
+    """Seeded once for the module (it takes tens of seconds), in a transaction rolled back at the end; each login's
+    crawl runs in a savepoint of it."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            call_command("seed_demo", stdout=StringIO())
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 def _links(html: str) -> list[str]:
