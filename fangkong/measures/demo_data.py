@@ -7,7 +7,8 @@ home quarantine with tests on days 1, 7 and 14; "7+2" for a stay elsewhere in �
 the county confirms, the measures start at home with their four-to-one custodians (`custodian_add`), the tests come
 back negative (`testing.services.result_record`, which fulfils the measure's test obligations), the day-by-day
 record fills with twice-daily check-ins, one measure is ready for release (`measures_mark_ready`) and one was
-released (`measure_release`). The last two returnees are still waiting for confirmation.
+released (`measure_release`). The last two returnees are still waiting for confirmation, and the worker has asked
+to leave the city next weekend (`travel_request_create`).
 """
 
 from __future__ import annotations
@@ -133,3 +134,9 @@ def seed(ctx: Any) -> None:
             elif stage == "released":
                 services.measure_release(measure=measure, approver=county, actor=county)
     services.measures_mark_ready(actor="system", today=today)
+    # The worker asks to leave the city next weekend (外出报备): waiting for the workshop leader.
+    worker = ctx.users["worker"]
+    policy.travel_request_create(
+        person=Person.objects.get(user=worker), destination_code="140105", from_date=today + timedelta(days=5),
+        to_date=today + timedelta(days=7), purpose="回太原探望父母", actor=worker,
+    )
