@@ -128,10 +128,10 @@ def _vaccinations(ctx: Any) -> None:
     Vaccination.objects.bulk_create(rows, batch_size=2000)
     VaccinationState.objects.bulk_create(states, batch_size=2000)
     ctx.counts["vaccinations"] += len(rows)
+    done = {s.person_id for s in states}
     for org_key, org in ctx.orgs.items():
         audit_record(actor="seed_demo", action="vaccination.import", obj=org, organization_id=org.pk,
-                     changes={"people": [None, sum(1 for s in states if s.person_id in
-                                                   {p.pk for p in ctx.people[org_key]})]})
+                     changes={"people": [None, sum(1 for p in ctx.people[org_key] if p.pk in done)]})
     actor = ctx.users["school"]
     for p, reason in zip([p for p in unvaccinated if p.organization_id == ctx.orgs["school"].pk][:2],
                          ("对疫苗成分过敏史", "正在接受免疫抑制治疗"), strict=False):
