@@ -249,10 +249,11 @@ class ApplyReport:
 
 
 def _norm_result(value: str) -> str | None:
-    return RESULT_WORDS.get((value or "").strip().lower())
+    found = RESULT_WORDS.get(value)  # a lab sheet says "阴性" 100,000 times: the exact word first
+    return found if found is not None else RESULT_WORDS.get((value or "").strip().lower())
 
 
-_SAMPLE_FIELDS = ("id", "tube_code", "kind", "pooled", "organization_id", "sampled_at", "sampled_on", "result__id")
+_SAMPLE_FIELDS = ("id", "tube_code", "kind", "pooled", "organization_id", "sampled_ts", "result__id")
 
 
 def _samples_by_code(codes: list[str]) -> dict[str, dict[str, Any]]:
@@ -265,13 +266,18 @@ def _samples_by_code(codes: list[str]) -> dict[str, dict[str, Any]]:
         smp, res = Sample._meta.db_table, Result._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT s.id, s.tube_code, s.kind, s.pooled, s.organization_id, s.sampled_at, s.sampled_on, r.id "
+                # The sampling time as epoch seconds: only compared, and loading 100,000 timestamptz values
+                # through Django's time-zone-aware loader cost 2 s of Python.
+                f"SELECT s.id, s.tube_code, s.kind, s.pooled, s.organization_id, "
+                f"extract(epoch FROM s.sampled_at)::float8, r.id "
                 f"FROM unnest(%s::text[]) AS c(code) JOIN {smp} s ON s.tube_code = c.code "
                 f"LEFT JOIN {res} r ON r.sample_id = s.id", [codes])
             return {row[1]: dict(zip(_SAMPLE_FIELDS, row, strict=True)) for row in cursor.fetchall()}
     samples: dict[str, dict[str, Any]] = {}
+    fields = [f for f in _SAMPLE_FIELDS if f != "sampled_ts"]
     for i in range(0, len(codes), CHUNK):
-        for found in Sample.objects.filter(tube_code__in=codes[i : i + CHUNK]).values(*_SAMPLE_FIELDS):
+        for found in Sample.objects.filter(tube_code__in=codes[i : i + CHUNK]).values(*fields, "sampled_at"):
+            found["sampled_ts"] = found.pop("sampled_at").timestamp()
             samples[found["tube_code"]] = found
     return samples
 
@@ -328,7 +334,7 @@ def validate_results(organization: Organization, rows: Sequence[ResultRow]) -> t
             if row.kind and kind != s["kind"]:
                 err(row, "检测类型", f"管码 {code} 登记为 {s['kind']}，结果却是 {row.kind}")
                 bad = True
-            if row.sampled_at and reported_at < s["sampled_at"]:
+            if row.sampled_at and reported_at.timestamp() < s["sampled_ts"]:
                 err(row, "报告时间", "报告时间早于采样时间")
                 bad = True
             seen_codes.add(code)
