@@ -17,8 +17,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     entries = []
     path = request.path
     best = ""
+    # request.membership is a lazy object that may wrap None (a platform admin without memberships): `is not None`
+    # is true for the wrapper, so read the attribute defensively.
     membership = getattr(request, "membership", None)
-    acting_organization_id = membership.organization_id if membership is not None else None
+    acting_organization_id = getattr(membership, "organization_id", None) if membership else None
     for item in all_items():
         if not user_has_perm(user, item.perm):
             continue

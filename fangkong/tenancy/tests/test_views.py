@@ -292,3 +292,14 @@ def test_dashboard_cards(rf, world):
     request.user, request.membership = world.charlie, Membership.objects.get(user=world.charlie)
     # charlie's hospital has no leading group yet: the card says so.
     assert any(c["value"] == "未建立" for c in cards(request))
+
+
+def test_a_superuser_without_any_membership_gets_pages_not_errors(client, world):
+    """The menu reads the acting organisation from a lazy membership that wraps None for such a user."""
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.create_superuser("bare-root", password="x")
+    client.force_login(root)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.context["acting_organization_id"] is None
