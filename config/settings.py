@@ -216,3 +216,7 @@ LOGGING = {
     # huey adds its own handler in the consumer, so its records must not also reach the root handler.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "huey": {"level": "INFO", "propagate": False}},
 }
+
+# Covering indexes (INCLUDE) are a PostgreSQL optimisation; on the embedded SQLite the same indexes exist without the
+# extra columns, which is what we want, so the warning that says so is noise.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]

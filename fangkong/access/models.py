@@ -97,10 +97,14 @@ class Scan(models.Model):
         ADMIT = "admit", _("放行")
         REFUSE = "refuse", _("拒绝")
 
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
-    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="scans", verbose_name=_("场所"))
+    # No single-column FK indexes on the three busiest columns: the composite indexes below lead with each of them,
+    # and every index is paid on every one of tens of millions of inserts (bench/README.md, access).
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+",
+                                     db_index=False)
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="scans", verbose_name=_("场所"),
+                              db_index=False)
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="scans",
-                               verbose_name=_("人员"))
+                               verbose_name=_("人员"), db_index=False)
     direction = models.CharField(_("方向"), max_length=5, choices=Direction.choices, default=Direction.ENTRY)
     at = models.DateTimeField(_("时间"))
     temperature = models.DecimalField(_("体温"), max_digits=3, decimal_places=1, null=True, blank=True)
@@ -114,8 +118,10 @@ class Scan(models.Model):
     estimated_exit = models.BooleanField(_("离开时间为推定"), default=False)
     # On exits: the entry the exit closed.
     entry = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Not indexed: only deleting a user reads by it (users are deactivated, not deleted), and it would cost an index
+    # entry on every scan.
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+                                    related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = _OrgScopedQuerySet.as_manager()
@@ -131,6 +137,12 @@ class Scan(models.Model):
             # Open intervals: occupancy and the closing task read only these.
             models.Index(fields=["venue", "at"], name="scan_open_entries",
                          condition=Q(direction="entry", decision="admit", left_at__isnull=True)),
+            # Presence intervals for contact tracing (admitted entries): who was at a venue when, and where a person
+            # was, answered from the index alone (PostgreSQL INCLUDE; plain indexes on SQLite).
+            models.Index(fields=["venue", "at"], include=["left_at", "person"], name="scan_presence_venue",
+                         condition=Q(direction="entry", decision="admit")),
+            models.Index(fields=["person", "at"], include=["venue", "left_at"], name="scan_presence_person",
+                         condition=Q(direction="entry", decision="admit")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["device_id", "client_key"], name="scan_unique_client_key",
