@@ -220,8 +220,7 @@ def _factory(ctx: Any, now: datetime) -> None:
     def book(starts: datetime, ends: datetime, company: str, purpose: str) -> Visit:
         return services.visit_book(
             organization=org, host=host, name=synthetic_name(rng, rng.choice(("male", "female"))),
-            id_number=synthetic_id_number(rng, rng.choice(("140402", "140428", "140105")), born_from=1970,
-                                          born_to=1998),
+            id_number=synthetic_id_number(rng, "140428", born_from=1986, born_to=1998),
             phone=synthetic_mobile(rng), purpose=purpose, company=company, starts_at=starts, ends_at=ends,
             places_14d="长治市长子县、潞州区", health_code="green", actor="访客自助预约",
         )
@@ -235,7 +234,7 @@ def _factory(ctx: Any, now: datetime) -> None:
     services.visit_decide(visit=arrived, approve=True, actor=admin, note="同意")
     walk_in = services.visitor_find_or_create(
         organization=org, name=synthetic_name(rng, "male"),
-        id_number=synthetic_id_number(rng, "140481", born_from=1975, born_to=1995), phone=synthetic_mobile(rng),
+        id_number=synthetic_id_number(rng, "140428", born_from=1986, born_to=1995), phone=synthetic_mobile(rng),
     )
     gate_scans = Scans(now)
     gate_scans.visit(arrived.visitor, v["东大门"], now - timedelta(minutes=50), None, live=True, **_gate(rng))
@@ -254,7 +253,7 @@ def _factory(ctx: Any, now: datetime) -> None:
             time_out = None
         driver = services.visitor_find_or_create(
             organization=org, name=synthetic_name(rng, "male"),
-            id_number=synthetic_id_number(rng, "140428", born_from=1970, born_to=1990), phone=synthetic_mobile(rng),
+            id_number=synthetic_id_number(rng, "140428", born_from=1986, born_to=1992), phone=synthetic_mobile(rng),
         )
         services.vehicle_create(
             organization=org, actor=gate_user, plate=plate, driver=driver, origin=origin, destination=org.name,

@@ -99,9 +99,12 @@ def _tests(ctx: Any, measure: Measure, actor: Any) -> None:
         if t.due_date > ctx.today or (t.due_date == ctx.today and timezone.localtime().hour < 12):
             continue
         sampled = _at(t.due_date, 9, ctx.rng.randint(0, 50))
+        reported = min(sampled + timedelta(hours=6), timezone.now() - timedelta(minutes=5))
+        if reported <= sampled:
+            continue  # sampled this morning, not back yet
         result_record(organization=measure.person.organization, actor=actor, result="negative",
-                      person_id=measure.person_id, kind=t.kind, sampled_at=sampled,
-                      reported_at=sampled + timedelta(hours=6), lab="长子县人民医院核酸检测实验室")
+                      person_id=measure.person_id, kind=t.kind, sampled_at=sampled, reported_at=reported,
+                      lab="长子县人民医院核酸检测实验室")
 
 
 def seed(ctx: Any) -> None:
