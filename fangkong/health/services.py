@@ -121,9 +121,12 @@ def obligations_generate_for_day(*, day: date, organization: Organization | None
         settings_ = settings_.filter(organization=organization)
     for setting in settings_:
         people = setting_people(setting)
+        # A measure that ended on an earlier day no longer puts the person on twice-daily slots, even if nobody has
+        # released it yet (the person's denormalised measure_kind is cleared on release, not at midnight).
+        under_measure = Q(measure_kind__gt="") & (Q(measure_until__isnull=True) | Q(measure_until__gte=day))
         groups = (
-            (rules.slots_for(setting.frequency, False), people.filter(measure_kind="")),
-            (rules.slots_for(setting.frequency, True), people.exclude(measure_kind="")),
+            (rules.slots_for(setting.frequency, False), people.exclude(under_measure)),
+            (rules.slots_for(setting.frequency, True), people.filter(under_measure)),
         )
         for slots, group in groups:
             for slot in slots:
