@@ -18,7 +18,9 @@ def _finding_saved(sender: Any, instance: Any, created: bool, raw: bool = False,
         return
     from fangkong.tracing import services
 
-    transaction.on_commit(lambda: services.case_propose_from_finding(finding_id=instance.pk))
+    # robust: the results are already stored when this runs; a failure to propose a case is logged (and the periodic
+    # sweep retries it) instead of surfacing as an error of the import that saved them.
+    transaction.on_commit(lambda: services.case_propose_from_finding(finding_id=instance.pk), robust=True)
 
 
 def _audit_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
@@ -30,7 +32,17 @@ def _audit_saved(sender: Any, instance: Any, created: bool, raw: bool = False, *
     from fangkong.tracing import services
 
     org = instance.organization_id
-    transaction.on_commit(lambda: services.cases_propose_from_open_findings(organization_id=org))
+    # An import of 50 positives writes 50 audit events in one transaction: sweep the organisation's findings once.
+    # The pending callbacks of the transaction are Django's own list (cleared on rollback, so nothing is missed).
+    connection = transaction.get_connection()
+    if any(getattr(func, "tracing_sweep_org", None) == org for _sids, func, _robust in connection.run_on_commit):
+        return
+
+    def sweep() -> None:
+        services.cases_propose_from_open_findings(organization_id=org)
+
+    sweep.tracing_sweep_org = org  # type: ignore[attr-defined]
+    transaction.on_commit(sweep, robust=True)
 
 
 def connect() -> None:

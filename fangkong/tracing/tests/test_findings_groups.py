@@ -236,3 +236,34 @@ def test_groups_page_declares_by_id_number_or_phone(world, make_person, venues, 
     assert "周会" in client.get("/tracing/groups/").content.decode()
     client.force_login(world.charlie)
     assert "周会" not in client.get("/tracing/groups/").content.decode()
+
+
+def test_an_import_of_several_positives_sweeps_once_and_never_fails_the_import(
+        world, make_person, django_capture_on_commit_callbacks, monkeypatch):
+    people = [make_person(name=f"阳性{i}") for i in range(3)]
+    for i, person in enumerate(people):
+        testing.sample_register(organization=world.factory, tube_code=f"P{i}", members=[person], actor=world.alice,
+                                sampled_at=NOON, pooled=False)
+    rows = [testing.ResultRow(line=i + 2, result="positive", tube_code=f"P{i}", reported_at=NOON + timedelta(hours=8))
+            for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        testing.results_apply(organization=world.factory, rows=rows, actor=world.alice)
+    sweeps = [c for c in callbacks if getattr(c, "tracing_sweep_org", None) == world.factory.pk]
+    assert len(sweeps) == 1
+    assert Case.objects.filter(person__in=people, status="suspected").count() == 3
+
+    # A failing proposal is logged, not raised into the import whose results are already stored.
+    other = make_person(name="阳性丁")
+    testing.sample_register(organization=world.factory, tube_code="P9", members=[other], actor=world.alice,
+                            sampled_at=NOON, pooled=False)
+
+    def broken(**kwargs):
+        raise RuntimeError("tracing is down")
+
+    monkeypatch.setattr(services, "cases_propose_from_open_findings", broken)
+    monkeypatch.setattr(services, "case_propose_from_finding", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        testing.results_apply(organization=world.factory, actor=world.alice, rows=[
+            testing.ResultRow(line=2, result="positive", tube_code="P9", reported_at=NOON + timedelta(hours=8))])
+    assert PositiveFinding.objects.filter(person=other, status="open").exists()
+    assert not Case.objects.filter(person=other).exists()
