@@ -120,7 +120,8 @@ def obligations_generate_for_day(*, day: date, organization: Organization | None
     if organization is not None:
         settings_ = settings_.filter(organization=organization)
     for setting in settings_:
-        people = setting_people(setting)
+        # Cases in isolation are followed by their investigation, not asked to check in (tracing sets "isolation").
+        people = setting_people(setting).exclude(measure_kind="isolation")
         # A measure that ended on an earlier day no longer puts the person on twice-daily slots, even if nobody has
         # released it yet (the person's denormalised measure_kind is cleared on release, not at midnight).
         under_measure = Q(measure_kind__gt="") & (Q(measure_until__isnull=True) | Q(measure_until__gte=day))

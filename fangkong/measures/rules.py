@@ -45,12 +45,19 @@ RESTRICTION_KINDS = ("centralized_quarantine", "home_quarantine", "home_health_m
 TWICE_DAILY_KINDS = frozenset({*RESTRICTION_KINDS, "temperature_twice_daily"})
 
 
+# Medical isolation of a case (suspected, confirmed, asymptomatic), stricter than any quarantine. Not a Measure of
+# this app: tracing contributes it through services.PERSON_RESTRICTIONS while the person has an open case, so the
+# gate refuses them and no check-in is asked of them (they are followed up by the investigation instead).
+ISOLATION = "isolation"
+
+
 def person_measure(active: Iterable[tuple[str, date | None, date]]) -> tuple[str, date | None]:
     """What `Person.measure_kind` / `measure_until` should say, from the person's active measures
-    (kind, end date, start date): the strictest restriction, else twice-daily temperature, else nothing.
-    Ties go to the latest start, then the latest end (None = open-ended counts as latest)."""
-    rank = {k: i for i, k in enumerate((*RESTRICTION_KINDS, "temperature_twice_daily"))}
-    chosen = [m for m in active if m[0] in TWICE_DAILY_KINDS]
+    (kind, end date, start date): isolation as a case, else the strictest restriction, else twice-daily
+    temperature, else nothing. Ties go to the latest start, then the latest end (None = open-ended counts as
+    latest)."""
+    rank = {k: i for i, k in enumerate((ISOLATION, *RESTRICTION_KINDS, "temperature_twice_daily"))}
+    chosen = [m for m in active if m[0] in rank]
     if not chosen:
         return "", None
     best = min(chosen, key=lambda m: (rank[m[0]], -m[2].toordinal(),

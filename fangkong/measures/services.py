@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -366,11 +366,21 @@ def measure_start(*, measure: Measure, place: str, actor: Any) -> Measure:
     return measure
 
 
+# Restrictions other apps hold on a person that are not measures of this app (tracing: an open case isolates the
+# person). Each callable takes a person id and returns (kind, end date or None, start date) entries; registered in
+# the other app's AppConfig.ready, so this app never imports it.
+PERSON_RESTRICTIONS: list[Callable[[int], list[tuple[str, date | None, date]]]] = []
+
+
 def _set_person_measure(person: Person) -> dict[str, list[Any]]:
-    """Recompute `Person.measure_kind` / `measure_until` from the person's active measures (rules.person_measure:
-    the strictest restriction, else twice-daily temperature, else nothing) and save them if they changed.
+    """Recompute `Person.measure_kind` / `measure_until` from the person's active measures and the restrictions
+    other apps register (rules.person_measure: isolation as a case, else the strictest restriction, else
+    twice-daily temperature, else nothing) and save them if they changed.
     Returns the audit changes ({} when nothing changed)."""
-    active = Measure.objects.filter(person_id=person.pk, status__in=ACTIVE).values_list("kind", "end_date", "start_date")
+    active = list(Measure.objects.filter(person_id=person.pk, status__in=ACTIVE).values_list(
+        "kind", "end_date", "start_date"))
+    for provider in PERSON_RESTRICTIONS:
+        active.extend(provider(person.pk))
     kind, until = rules.person_measure(active)
     old_kind, old_until = person.measure_kind, person.measure_until
     if (kind, until) == (old_kind, old_until):
@@ -378,6 +388,12 @@ def _set_person_measure(person: Person) -> dict[str, list[Any]]:
     person.measure_kind, person.measure_until = kind, until
     person.save(update_fields=["measure_kind", "measure_until", "updated_at"])
     return {"person.measure_kind": [old_kind, kind], "person.measure_until": [_iso(old_until), _iso(until)]}
+
+
+def person_measure_refresh(*, person: Person) -> dict[str, list[Any]]:
+    """For other apps whose own state changes a person's restriction (a case opened or excluded): recompute it.
+    Returns the changes for the caller's audit event."""
+    return _set_person_measure(person)
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ from fangkong.core.access import user_has_perm
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import NotFound, ServiceError
 from fangkong.people.models import Person
-from fangkong.tracing import rules, selectors
+from fangkong.tracing import isolation, rules, selectors
 from fangkong.tracing.models import (
     AssistList,
     Case,
@@ -130,7 +130,8 @@ def case_create(
     Investigation.objects.create(case=case)
     audit_record(actor=actor, action="case.create", obj=case, organization_id=case.organization_id,
                  changes={"status": [None, status], "person": [None, person.name], "source": [None, source],
-                          **({"positive_finding": [None, positive_finding_id]} if positive_finding_id else {})})
+                          **({"positive_finding": [None, positive_finding_id]} if positive_finding_id else {}),
+                          **isolation.refresh(case)})
     _alert_case(case)
     return case
 
@@ -228,7 +229,7 @@ def case_set_status(*, case: Case, status: str, actor: Any, note: str = "") -> C
     case.save(update_fields=["status", "confirmed_at", "updated_at"])
     _history(case, before, actor, note)
     audit_record(actor=actor, action="case.status", obj=case, organization_id=case.organization_id,
-                 changes={"status": [before, status]})
+                 changes={"status": [before, status], **isolation.refresh(case)})
     if status != Case.Status.EXCLUDED:
         _alert_case(case)
     return case

@@ -267,3 +267,24 @@ def test_an_import_of_several_positives_sweeps_once_and_never_fails_the_import(
             testing.ResultRow(line=2, result="positive", tube_code="P9", reported_at=NOON + timedelta(hours=8))])
     assert PositiveFinding.objects.filter(person=other, status="open").exists()
     assert not Case.objects.filter(person=other).exists()
+
+
+def test_an_open_case_isolates_the_person_until_it_is_excluded(world, make_person, django_capture_on_commit_callbacks):
+    """A positive worker must not walk through the gate: the case isolates them (Person.measure_kind), the gate's
+    decision refuses them, and excluding the case gives back whatever measure they had before."""
+    from fangkong.access import rules as gate
+    from fangkong.people.models import Person
+
+    person = make_person(name="阳性戊")
+    Person.objects.filter(pk=person.pk).update(measure_kind="home_quarantine", measure_until=date(2021, 9, 30))
+    with django_capture_on_commit_callbacks(execute=True):
+        _positive(world, person, "S9")
+    case = Case.objects.get(person=person)
+    person.refresh_from_db()
+    assert person.measure_kind == "isolation" and person.measure_until is None
+    assert gate.measure_active(gate.PersonFacts(measure_kind=person.measure_kind), date(2021, 9, 23))
+    assert AuditEvent.objects.get(action="case.create", object_id=str(case.pk)).changes[
+        "person.measure_kind"] == ["home_quarantine", "isolation"]
+    services.case_set_status(case=case, status="excluded", actor=world.officer, note="复核阴性")
+    person.refresh_from_db()
+    assert person.measure_kind == ""  # no active measure of the measures app: nothing left
