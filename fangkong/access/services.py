@@ -400,14 +400,15 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     results: list[ScanResult | None] = [None] * len(items)
 
     # Replays: one query for every (device, key) pair of the batch.
-    keyed = {(i.device_id or "", i.client_key) for i in items if i.client_key}
+    keyed: set[tuple[str, str]] = {(i.device_id or "", i.client_key) for i in items if i.client_key}
     previous: dict[tuple[str, str], Scan] = {}
     if keyed and check_replays:
         # Two IN lists on the (device_id, client_key) unique index, then the exact pairs in Python: a thousand
         # OR-ed pairs plan far slower than this.
         candidates = Scan.objects.filter(_in(Scan, "device_id", {d for d, _ in keyed}),
                                          _in(Scan, "client_key", {k for _, k in keyed}))
-        previous = {(s.device_id, s.client_key): s for s in candidates if (s.device_id, s.client_key) in keyed}
+        previous = {(s.device_id, s.client_key or ""): s for s in candidates
+                    if (s.device_id, s.client_key or "") in keyed}
 
     # Venues by id and by token, one query.
     token_ids: dict[int, int] = {}
@@ -442,10 +443,10 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     open_entries: dict[tuple[int, int], Scan] = {}
     if exit_pairs:
         # Open entries live in a small partial index; filter by person there and keep the exact pairs.
-        for entry in Scan.objects.filter(person_id__in={p for _, p in exit_pairs}, direction="entry",
-                                         decision="admit", left_at__isnull=True).order_by("at"):
-            if (entry.venue_id, entry.person_id) in exit_pairs:
-                open_entries[(entry.venue_id, entry.person_id)] = entry  # the latest open entry wins
+        for open_entry in Scan.objects.filter(person_id__in={p for _, p in exit_pairs}, direction="entry",
+                                              decision="admit", left_at__isnull=True).order_by("at"):
+            if (open_entry.venue_id, open_entry.person_id) in exit_pairs:
+                open_entries[(open_entry.venue_id, open_entry.person_id)] = open_entry  # the latest open entry wins
 
     settings_cache: dict[int, AccessSetting] = {}
     new_scans: list[tuple[int, Scan]] = []
@@ -549,8 +550,8 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     if closed_existing:
         Scan.objects.bulk_update(closed_existing, ["left_at", "estimated_exit"])
     if in_batch_links:
-        for exit_scan, entry in in_batch_links:
-            exit_scan.entry_id = entry.pk
+        for exit_scan, closed_entry in in_batch_links:
+            exit_scan.entry_id = closed_entry.pk
         Scan.objects.bulk_update([e for _, e in in_batch_links] + [x for x, _ in in_batch_links],
                                  ["left_at", "estimated_exit", "entry"])
     for scan in fever:
@@ -560,7 +561,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     for idx, res in enumerate(results):
         if res is not None and res.replay and res.scan is None:
             item = items[idx]
-            first = results[seen_keys[(item.device_id or "", item.client_key)]]
+            first = results[seen_keys[(item.device_id or "", item.client_key or "")]]
             res.scan = first.scan if first else None
     return [r for r in results if r is not None]
 

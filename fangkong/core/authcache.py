@@ -124,7 +124,11 @@ def invalidate(user_id: int | None = None) -> None:
     _forget_local(user_id)
     _bump_shared()
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: (_forget_local(user_id), _bump_shared()))
+        def again() -> None:
+            _forget_local(user_id)
+            _bump_shared()
+
+        transaction.on_commit(again)
 
 
 def forget(key: Hashable) -> None:

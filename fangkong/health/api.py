@@ -120,12 +120,12 @@ def create_checkin(request: HttpRequest, data: CheckinIn) -> Status:
     user = request.user
     if data.person_id is None:
         # Hot path: only the columns a normal check-in reads (the rest load lazily on the abnormal path).
-        person = Person.objects.only(*CHECKIN_PERSON_FIELDS).filter(user=user, is_active=True).first()
+        person = Person.objects.only(*CHECKIN_PERSON_FIELDS).filter(user_id=user.pk or 0, is_active=True).first()
         if person is None:
             raise Http404
         proxy = False
     else:
-        own = Person.objects.filter(pk=data.person_id, user=user).exists()
+        own = Person.objects.filter(pk=data.person_id, user_id=user.pk or 0).exists()
         if own:
             person = Person.objects.select_related("unit", "organization").defer(*NO_PII_SELF).get(pk=data.person_id)
             proxy = False

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -227,9 +227,11 @@ def _checkin_sql() -> str:
     obligation of its slot with it: what `obligation_fulfil` does, without a second round trip."""
     global _CHECKIN_SQL
     if _CHECKIN_SQL is None:
-        q = connection.ops.quote_name
+        def q(name: str | None) -> str:
+            return connection.ops.quote_name(str(name))
+
         fields = [f for f in Checkin._meta.concrete_fields if not f.primary_key]
-        o = {name: q(Obligation._meta.get_field(name).column) for name in (
+        o = {name: q(cast(Field, Obligation._meta.get_field(name)).column) for name in (
             "status", "evidence_type", "evidence_id", "abnormal", "fulfilled_at", "kind", "subject_type",
             "subject_id", "day")}
         _CHECKIN_SQL = (
@@ -412,7 +414,7 @@ def remind_leaders(*, now: datetime | None = None) -> int:
             missing = Obligation.objects.filter(
                 source=setting.source, day=today, status=Obligation.Status.OVERDUE, unit_id=unit_id, kind=kind
             ).select_related("person")
-            names = [o.person.name for o in missing[:20] if o.person_id]
+            names = [o.person.name for o in missing[:20] if o.person is not None]
             count = missing.count()
             if not count:
                 continue

@@ -395,7 +395,7 @@ def find_contacts_many(*, cases: Sequence[Case], params: Mapping[int, Mapping[st
         by_thresholds[json.dumps(params[c.pk]["min_minutes"], sort_keys=True)].append(c.pk)
     for key, cids in by_thresholds.items():
         keys: list[tuple[int, int]] = []
-        wins: list[selectors.IndexWindow] = []
+        pair_wins: list[selectors.IndexWindow] = []
         for cid in cids:
             for pid, entry in out[cid].found.items():  # type: ignore[union-attr]
                 first, _last = _span(entry["evidence"])
@@ -403,9 +403,9 @@ def find_contacts_many(*, cases: Sequence[Case], params: Mapping[int, Mapping[st
                                              quarantine_start=starts.get(pid), until=now)
                 if win:
                     keys.append((cid, pid))
-                    wins.append(selectors.IndexWindow(pid, *win))
+                    pair_wins.append(selectors.IndexWindow(pid, *win))
         secondary: dict[int, dict[int, dict[int, list[rules.Evidence]]]] = defaultdict(dict)
-        for (cid, via), others in zip(keys, selectors.co_presence_windows(wins, json.loads(key)), strict=True):
+        for (cid, via), others in zip(keys, selectors.co_presence_windows(pair_wins, json.loads(key)), strict=True):
             if others:
                 secondary[cid][via] = others
         for cid, by_via in secondary.items():

@@ -229,7 +229,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         users = list(services.assignable_users(org)[:200]) if org is not None else []
     users = users if may_change else []
     # A contact's organisation sees the task but maybe not the case (another organisation's): no link, no name.
-    case_ids = {t.investigation.case_id for t in page.object_list if t.investigation_id}
+    case_ids = {t.investigation.case_id for t in page.object_list if t.investigation is not None}
     visible_cases = set(Case.objects.visible_to(request.user).filter(pk__in=case_ids).values_list("pk", flat=True))
     return render(request, "tracing/task_list.html", {
         "page": page, "status": status, "overdue": overdue, "kind": kind, "now": now, "users": users,
@@ -359,7 +359,7 @@ def groups(request: HttpRequest) -> HttpResponse:
     org_id = membership.organization_id if membership else None
     may_change = user_has_perm(request.user, "cases.change") and org_id is not None
     if request.method == "POST":
-        if not may_change:
+        if not may_change or org_id is None:
             raise PermissionDenied("cases.change")
         try:
             people = _people_lines(request, request.POST.get("people", ""))
