@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -81,8 +81,21 @@ def area_index(areas: Sequence[rules.AreaFact]) -> Any:
     return index_cls(areas) if index_cls is not None else list(areas)
 
 
+# Whether people are vaccinated, from the app that records vaccinations (testing registers itself in its
+# AppConfig.ready, so policy never imports it): person ids → {id: vaccinated}. No provider: unknown (None).
+VACCINATION_LOOKUPS: list[Callable[[Sequence[int]], dict[int, bool]]] = []
+
+
+def vaccinated_of(person_ids: Sequence[int]) -> dict[int, bool]:
+    found: dict[int, bool] = {}
+    for lookup in VACCINATION_LOOKUPS:
+        found.update(lookup(person_ids))
+    return found
+
+
 def person_flags(person: Person, overrides: Mapping[str, Any] | None = None) -> rules.Flags:
     values: dict[str, Any] = {
+        "vaccinated": vaccinated_of([person.pk]).get(person.pk) if person.pk else None,
         "no_home_conditions": person.no_home_conditions, "post_category": person.post_category or None,
         "past_case": person.past_case, "discharged_on": person.discharged_on,
         "arrived_from_abroad_released": person.arrived_from_abroad_released,
@@ -243,10 +256,12 @@ def bulk_facts(person_ids: Sequence[int], on: date) -> tuple[dict[int, rules.Per
     org_jurisdiction = dict(Organization.objects.filter(pk__in={p[1] for p in people}).values_list(
         "id", "jurisdiction_id"))
     names = region_names({s.region_code for ss in stays.values() for s in ss})
+    vaccinated = vaccinated_of(person_ids)
     facts: dict[int, rules.PersonFacts] = {}
     jurisdiction_of: dict[int, int] = {}
     for pid, org, no_home, post, past, discharged, abroad, code, symptomatic in people:
         flags = rules.Flags(
+            vaccinated=vaccinated.get(pid),
             no_home_conditions=bool(no_home), post_category=post or None, past_case=bool(past),
             discharged_on=discharged, arrived_from_abroad_released=bool(abroad), health_code=code or None,
             symptoms=("reported",) if symptomatic else (),

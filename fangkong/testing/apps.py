@@ -12,3 +12,9 @@ class TestingConfig(AppConfig):
 
         if check_post_assignment not in POST_ASSIGNMENT_CHECKS:
             POST_ASSIGNMENT_CHECKS.append(check_post_assignment)
+
+        from fangkong.policy.selectors import VACCINATION_LOOKUPS
+        from fangkong.testing.services import vaccinated_lookup
+
+        if vaccinated_lookup not in VACCINATION_LOOKUPS:
+            VACCINATION_LOOKUPS.append(vaccinated_lookup)

@@ -591,6 +591,19 @@ def person_vaccination_status(person: Person) -> str:
     return rules.vaccination_status(_doses(person), complete_doses=complete_doses())
 
 
+def vaccinated_lookup(person_ids: Sequence[int]) -> dict[int, bool]:
+    """For the policy engine's facts: complete course (or more) → True; recorded fewer doses or none → False."""
+    from fangkong.testing.models import VaccinationState
+
+    ids = list(person_ids)
+    done = complete_doses()
+    found = {pid: False for pid in ids}
+    for i in range(0, len(ids), 10_000):
+        found.update({pid: doses >= done for pid, doses in VaccinationState.objects.filter(
+            person_id__in=ids[i : i + 10_000]).values_list("person_id", "doses")})
+    return found
+
+
 def check_post_assignment(person: Person, post_category: str | None) -> None:
     """Seed 003: people who have not completed vaccination may not be put on cold-chain or fever-clinic posts."""
     if post_category in rules.RESTRICTED_POSTS and not rules.vaccinated_for_post(
