@@ -22,7 +22,7 @@ UID_NOW := $(shell id -u)
 help:
 	@echo "make run    - install what is missing, migrate, load regions, seed the demo, start web + Huey (HOST/PORT)"
 	@echo "make test   - install what is missing, run pytest (DATABASE_URL, PostgreSQL when set), then the SQLite smoke part"
-	@echo "make lint   - ruff, mypy (advisory), manage.py check, makemigrations --check"
+	@echo "make lint   - ruff, mypy, manage.py check, makemigrations --check"
 	@echo "make makemessages - refresh locale/*/LC_MESSAGES/django.po from the code"
 
 # --- installation -------------------------------------------------------------------------------------------------
@@ -115,12 +115,12 @@ smoke: deps assets messages
 	@smoke_dir=$$(mktemp -d); env -u DATABASE_URL FANGKONG_VAR_DIR=$$smoke_dir $(PY) -m pytest -q -m smoke; rc=$$?; \
 	rm -rf "$$smoke_dir"; exit $$rc
 
-# ruff, check and makemigrations block; mypy is advisory for now (apps of later issues are still landing).
+# Every check blocks: ruff, Django's system checks, no missing migrations, mypy.
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
-	-$(VENV)/bin/mypy fangkong config || echo "mypy found problems (advisory, does not fail make lint yet)"
+	$(VENV)/bin/mypy fangkong config
 
 # README screenshot of the running demo (needs `make run` in another terminal).
 screenshot: deps

@@ -14,6 +14,7 @@ case). Fever-clinic staff eat on the ward (closed loop), so the canteen does not
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -77,7 +78,7 @@ def _temp(rng: random.Random) -> Decimal:
     return Decimal(f"{min(max(rng.gauss(36.4, 0.2), 35.8), 37.1):.1f}")
 
 
-def _venues(org: Any, specs: list[tuple[str, str, int | None, int]], actor: Any) -> dict[str, Venue]:
+def _venues(org: Any, specs: Sequence[tuple[str, str, int | None, int]], actor: Any) -> dict[str, Venue]:
     return {
         name: services.venue_create(organization=org, actor=actor, name=name, kind=kind, capacity=capacity,
                                     max_stay_minutes=max_stay)
@@ -112,8 +113,8 @@ class Scans:
                 items.append(ScanInput(person_id=person.pk, venue_id=venue.pk, at=end, direction="exit"))
         items.sort(key=lambda i: i.at)
         venues, people = Venue.objects.filter(organization=org), Person.objects.filter(organization=org)
-        for start in range(0, len(items), BATCH):
-            results = services.scans_record(items=items[start:start + BATCH], actor=actor, venues=venues,
+        for offset in range(0, len(items), BATCH):
+            results = services.scans_record(items=items[offset:offset + BATCH], actor=actor, venues=venues,
                                             people=people, now=self.now)
             stored += sum(1 for r in results if r.ok)
         return stored
