@@ -107,42 +107,43 @@ def obligation_fulfil(
 
 @transaction.atomic
 def obligation_waive(*, obligation: Obligation, reason: str, actor: Any) -> Obligation:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ServiceError("免除义务必须填写原因", {"reason": ["必填"]})
+    reason = _waiver_reason(reason)
     obligation = Obligation.objects.select_for_update().get(pk=obligation.pk)
     if not obligation.is_open:
         raise ServiceError(f"该义务（{obligation.day} {obligation.kind}）已是“{obligation.get_status_display()}”，不能免除")
-    old = obligation.status
-    obligation.status = Obligation.Status.WAIVED
-    obligation.waived_reason = reason[:200]
-    obligation.save(update_fields=["status", "waived_reason"])
-    audit_record(
-        actor=actor, action="obligation.waive", obj=obligation, organization_id=obligation.organization_id,
-        changes={"status": [old, obligation.status], "waived_reason": ["", obligation.waived_reason]},
-    )
+    _waive(obligation, reason, actor)
     return obligation
 
 
 def obligations_waive_bulk(*, obligations: models.QuerySet, reason: str, actor: Any = None) -> int:
     """Waive every open obligation of `obligations` with one reason, each audited (for the small sets a rule
     waives at once, such as the check-ins of people absent through illness). Returns how many were waived."""
-    reason = (reason or "").strip()[:200]
-    if not reason:
-        raise ServiceError("免除义务必须填写原因", {"reason": ["必填"]})
+    reason = _waiver_reason(reason)
     waived = 0
     with transaction.atomic():
         for obligation in obligations.filter(status__in=OPEN).select_for_update().order_by("id"):
-            old = obligation.status
-            obligation.status = Obligation.Status.WAIVED
-            obligation.waived_reason = reason
-            obligation.save(update_fields=["status", "waived_reason"])
-            audit_record(
-                actor=actor, action="obligation.waive", obj=obligation, organization_id=obligation.organization_id,
-                changes={"status": [old, obligation.status], "waived_reason": ["", reason]},
-            )
+            _waive(obligation, reason, actor)
             waived += 1
     return waived
+
+
+def _waiver_reason(reason: str) -> str:
+    reason = (reason or "").strip()[:200]
+    if not reason:
+        raise ServiceError("免除义务必须填写原因", {"reason": ["必填"]})
+    return reason
+
+
+def _waive(obligation: Obligation, reason: str, actor: Any) -> None:
+    """One open obligation (locked by the caller) → waived with its reason, audited."""
+    old = obligation.status
+    obligation.status = Obligation.Status.WAIVED
+    obligation.waived_reason = reason
+    obligation.save(update_fields=["status", "waived_reason"])
+    audit_record(
+        actor=actor, action="obligation.waive", obj=obligation, organization_id=obligation.organization_id,
+        changes={"status": [old, obligation.status], "waived_reason": ["", reason]},
+    )
 
 
 def obligations_mark_overdue(now: datetime | None = None) -> list[int]:
