@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "huey.contrib.djhuey",
+    # Ninja serves the interactive API docs from its own bundled Swagger UI when it is an installed app; otherwise the
+    # page loads Swagger from a public CDN, which offline or filtered networks cannot reach (the page stays blank).
+    "ninja",
     "fangkong.core",
     "fangkong.geo",
     "fangkong.tenancy",
