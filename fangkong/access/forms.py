@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.access.models import HEALTH_CODES, Venue
+from fangkong.access.models import HEALTH_CODES, AccessSetting, Venue
 
 _CODE_CHOICES = [("", _("未查验")), *HEALTH_CODES]
 
@@ -86,3 +86,7 @@ class SettingForm(StyledForm):
     fever_threshold = forms.DecimalField(label=_("发热阈值（℃）"), max_digits=3, decimal_places=1, required=False,
                                          help_text=_("留空则沿用健康打卡设置中的发热阈值"))
     refuse_unknown = forms.BooleanField(label=_("拒绝未登记人员和无有效预约的访客"), required=False, initial=True)
+    health_code_provider = forms.ChoiceField(
+        label=_("健康码来源"), choices=AccessSetting.Provider.choices, initial=AccessSetting.Provider.MANUAL,
+        required=False,  # not sent: left as it is
+        help_text=_("选择健康码接口后，门岗识别人员时自动带出接口返回的颜色，门岗可以改选；接口查不到或故障时由门岗人工录入"))

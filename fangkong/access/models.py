@@ -31,6 +31,9 @@ class AccessSetting(models.Model):
 
     class Provider(models.TextChoices):
         MANUAL = "manual", _("门岗人工录入")
+        # The interface configured for the whole system (settings.FANGKONG_HEALTH_CODE_PROVIDER, see
+        # fangkong/access/healthcodes.py); when it knows no colour or is down, the gatekeeper enters it by hand.
+        INTERFACE = "interface", _("健康码接口（查不到或接口故障时门岗人工录入）")
 
     organization = models.OneToOneField(
         "tenancy.Organization", on_delete=models.CASCADE, related_name="access_setting", verbose_name=_("单位")

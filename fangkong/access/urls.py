@@ -14,6 +14,7 @@ urlpatterns = [
     path("gate/", views.gate, name="gate"),
     path("gate/scan/", views.gate_scan, name="gate_scan"),
     path("gate/search/", views.gate_search, name="gate_search"),
+    path("gate/health-code/", views.gate_health_code, name="gate_health_code"),
     path("gate/walk-in/", views.gate_walkin, name="gate_walkin"),
     path("gate/walk-ins/", views.gate_walkins, name="gate_walkins"),
     path("gate/hosts/", views.gate_hosts, name="gate_hosts"),

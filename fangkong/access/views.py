@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +22,18 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from fangkong.access import capacity, exporting, forms, posters, ratelimit, rules, selectors, services, visitors
+from fangkong.access import (
+    capacity,
+    exporting,
+    forms,
+    healthcodes,
+    posters,
+    ratelimit,
+    rules,
+    selectors,
+    services,
+    visitors,
+)
 from fangkong.access.models import Scan, VehiclePass, Venue, Visit
 from fangkong.core import crypto
 from fangkong.core.access import public, requires
@@ -175,17 +187,24 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     org = get_object_or_404(Organization.objects.visible_to(request.user, "venues.change"), pk=_org_id(request) or 0)
     setting = services.setting_for(org.pk)
     form = forms.SettingForm(request.POST or None, initial={
-        "fever_threshold": setting.fever_threshold, "refuse_unknown": setting.refuse_unknown})
+        "fever_threshold": setting.fever_threshold, "refuse_unknown": setting.refuse_unknown,
+        "health_code_provider": setting.health_code_provider})
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        provider = data.pop("health_code_provider") or setting.health_code_provider
         try:
-            services.setting_update(organization=org, actor=request.user, **form.cleaned_data)
+            with transaction.atomic():
+                services.setting_update(organization=org, actor=request.user, **data)
+                healthcodes.setting_provider_update(organization=org, actor=request.user,
+                                                    health_code_provider=provider)
         except ServiceError as exc:
             _apply_errors(form, exc)
         else:
             messages.success(request, _("出入管理设置已保存"))
             return redirect("access:settings")
     return render(request, "access/settings.html", {
-        "org": org, "form": form, "setting": setting, "effective": services.effective_fever_threshold(setting)})
+        "org": org, "form": form, "setting": setting, "effective": services.effective_fever_threshold(setting),
+        "provider_manual": healthcodes.is_manual(), "provider_label": healthcodes.provider_label()})
 
 
 # --- scan log ---------------------------------------------------------------------------------------------------
@@ -266,8 +285,8 @@ def gate(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _decision_response(request: HttpRequest, scan: Scan | None, error: str = "", replay: bool = False
-                       ) -> HttpResponse:
+def _decision_response(request: HttpRequest, scan: Scan | None, error: str = "", replay: bool = False,
+                       health: healthcodes.Consultation | None = None) -> HttpResponse:
     inside = capacity_state = None
     if scan is not None and scan.direction == "entry" and scan.decision == "admit" and not replay:
         inside, capacity_state = capacity.after_admit(scan)
@@ -276,6 +295,7 @@ def _decision_response(request: HttpRequest, scan: Scan | None, error: str = "",
         capacity_state = rules.occupancy_state(inside, scan.venue.capacity)
     return render(request, "access/_decision.html", {
         "scan": scan, "error": error, "inside": inside, "state": capacity_state, "replay": replay,
+        "health": health,
     })
 
 
@@ -297,14 +317,43 @@ def gate_scan(request: HttpRequest) -> HttpResponse:
                 raise NotFound("人员不在本单位台账中")
         else:
             raise ServiceError("请扫描或输入通行码，或先搜索人员")
+        now = timezone.now()
+        direction = data["direction"] or "entry"
+        health_code = data["health_code"] or ""
+        health = None
+        if not health_code and direction == "entry":
+            # Nothing entered (a scanner gun submits at once): the interface's colour, if the organisation uses
+            # one; down or unknown → the decision goes without it and the console says so.
+            health = healthcodes.consult(person, now)
+            health_code = health.colour
         scan, replay = services.scan_record(
             actor=request.user, venues=_gate_venues(request), people=people, venue_id=data["venue"],
-            person_id=person.pk, direction=data["direction"] or "entry", at=timezone.now(), temperature=data["temperature"],
-            health_code=data["health_code"] or "", device_id=f"gate-user-{request.user.pk}",
+            person_id=person.pk, direction=direction, at=now, temperature=data["temperature"],
+            health_code=health_code, device_id=f"gate-user-{request.user.pk}",
         )
     except ServiceError as exc:
         return _decision_response(request, None, error=exc.message)
-    return _decision_response(request, scan, replay=replay)
+    return _decision_response(request, scan, replay=replay, health=health)
+
+
+@requires("scans.create")
+def gate_health_code(request: HttpRequest) -> HttpResponse:
+    """The interface's colour for the person just identified (picked from the search, or a typed pass code), to
+    pre-select on the console before the gatekeeper submits; they can choose another. Empty when the organisation
+    enters codes by hand."""
+    people = _gate_people(request)
+    person = None
+    person_id, code = request.GET.get("person", ""), request.GET.get("code", "").strip()
+    if person_id.isdigit():
+        person = people.filter(pk=int(person_id)).first()
+    elif code:
+        try:
+            person = services.person_from_pass(code, people=people)
+        except ServiceError:
+            person = None  # the scan itself words the error
+    health = healthcodes.consult(person) if person is not None else healthcodes.OFF
+    return render(request, "access/_health_code.html", {"health": health, "person": person,
+                                                        "code": code if not person_id.isdigit() else ""})
 
 
 @requires("scans.create")
