@@ -1,20 +1,53 @@
 """Capacity warnings (seed 001: meetings of at most 100 people). The gate console shows the count after every
 decision; venues scanned only by phones (meeting rooms, canteens) have nobody watching a console, so reaching the
-capacity there also tells the organisation's prevention office, once an hour per venue."""
+capacity there also tells the organisation's prevention office, once an hour per venue.
+
+Scans recorded through the API (gate hardware, offline gates uploading a batch) are checked after the request, in
+a task (`queue_alerts` → `tasks.capacity_alerts` → `alert_full_venues`): one occupancy query for all the venues a
+batch touched, so the request does not wait and a 1,000-scan batch does not count 1,000 times.
+
+No module-level import of `services`: services may import this module to queue the check.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from fangkong.access import rules, services
+from fangkong.access import rules, selectors
 from fangkong.access.models import Scan, Venue
+
+
+def _dedupe_key(venue: Venue, now: datetime) -> str:
+    return f"access.capacity.{venue.pk}.{timezone.localtime(now):%Y%m%d%H}"
+
+
+def _alert(venue: Venue, inside: int, now: datetime) -> None:
+    """Tell the organisation's prevention office (its admins); at most once per venue per clock hour."""
+    from fangkong.notify.recipients import org_admins
+    from fangkong.notify.services import notify_send
+
+    notify_send(
+        recipients=org_admins(venue.organization),
+        title={"zh-hans": f"{venue.name}已达容量上限（{inside}/{venue.capacity} 人）",
+               "en": f"{venue.name} is at capacity ({inside}/{venue.capacity})"},
+        body={"zh-hans": f"{venue.name}在场 {inside} 人，已达容量上限 {venue.capacity} 人。请暂停放行、分批进入，"
+                         "避免聚集。",
+              "en": f"{inside} people inside {venue.name}, capacity {venue.capacity}: stop admitting for now."},
+        link=reverse("access:venue_detail", args=[venue.pk]), level="warning",
+        organization_id=venue.organization_id, event="access.capacity", dedupe_key=_dedupe_key(venue, now),
+    )
 
 
 def after_admit(scan: Scan, now: datetime | None = None) -> tuple[int, str]:
     """(people inside, 'ok' | 'near' | 'full') after an admitted entry; alerts when the venue is full."""
+    from fangkong.access import services
+
     venue: Venue = scan.venue
     if not venue.capacity or scan.direction != "entry" or scan.decision != "admit":
         return 0, "ok"
@@ -22,18 +55,52 @@ def after_admit(scan: Scan, now: datetime | None = None) -> tuple[int, str]:
     inside = services.occupancy(venue, now)
     state = rules.occupancy_state(inside, venue.capacity)
     if state == "full":
-        from fangkong.notify.recipients import org_admins
-        from fangkong.notify.services import notify_send
-
-        notify_send(
-            recipients=org_admins(venue.organization),
-            title={"zh-hans": f"{venue.name}已达容量上限（{inside}/{venue.capacity} 人）",
-                   "en": f"{venue.name} is at capacity ({inside}/{venue.capacity})"},
-            body={"zh-hans": f"{venue.name}在场 {inside} 人，已达容量上限 {venue.capacity} 人。请暂停放行、分批进入，"
-                             "避免聚集。",
-                  "en": f"{inside} people inside {venue.name}, capacity {venue.capacity}: stop admitting for now."},
-            link=reverse("access:venue_detail", args=[venue.pk]), level="warning",
-            organization_id=venue.organization_id, event="access.capacity",
-            dedupe_key=f"access.capacity.{venue.pk}.{timezone.localtime(now):%Y%m%d%H}",
-        )
+        _alert(venue, inside, now)
     return inside, state
+
+
+def alert_full_venues(venue_ids: Iterable[int], now: datetime | None = None) -> list[int]:
+    """Raise the capacity alert for every venue among `venue_ids` that is full now; returns the ids alerted.
+
+    Three queries whatever the number of venues: the venues with a capacity, their occupancy (one query for all,
+    `selectors.occupancy_by_venue`), and the alerts already sent this hour. Then one notification per full venue
+    not yet alerted this hour (a venue that stays full is told once an hour, not once per scan).
+    """
+    from fangkong.notify.models import Notification
+
+    ids = sorted({int(i) for i in venue_ids})
+    if not ids:
+        return []
+    now = now or timezone.now()
+    venues = list(Venue.objects.filter(pk__in=ids, capacity__isnull=False, capacity__gt=0)
+                  .select_related("organization"))
+    if not venues:
+        return []
+    inside = selectors.occupancy_by_venue(venues, now)  # type: ignore[arg-type]  # a list of venues is enough
+    full = [v for v in venues if rules.occupancy_state(inside.get(v.pk, 0), v.capacity) == "full"]
+    if not full:
+        return []
+    sent = set(Notification.objects.filter(dedupe_key__in=[_dedupe_key(v, now) for v in full])
+               .values_list("dedupe_key", flat=True).distinct())
+    alerted = []
+    for venue in full:
+        if _dedupe_key(venue, now) in sent:
+            continue
+        _alert(venue, inside.get(venue.pk, 0), now)
+        alerted.append(venue.pk)
+    return alerted
+
+
+def queue_alerts(scans: Iterable[Any]) -> list[int]:
+    """After storing scans: queue the capacity check for the venues with a capacity that got an admitted entry.
+
+    Costs the request nothing but a loop over the scans it already has (their `venue` is loaded) and, only when
+    such a venue exists, one task queued when the transaction commits. Returns the venue ids queued.
+    """
+    ids = sorted({s.venue_id for s in scans if s is not None and s.direction == "entry" and s.decision == "admit"
+                  and (not Scan.venue.is_cached(s) or s.venue.capacity)})  # never a query for the venue here
+    if ids:
+        from fangkong.access.tasks import capacity_alerts
+
+        transaction.on_commit(lambda: capacity_alerts(ids))
+    return ids

@@ -1,0 +1,106 @@
+"""Capacity alerts for scans recorded through the API (single and batch): one occupancy query for every venue a
+batch touched, in a task, at most one alert per venue per hour (issue 4, seed 001)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from fangkong.access import capacity, services
+from fangkong.access.models import Scan, Venue
+from fangkong.notify.models import Notification
+
+
+def _enter(venue: Venue, people: list[Any], at: Any = None, **extra: Any) -> list[Scan]:
+    at = at or timezone.now() - timedelta(minutes=1)
+    results = services.scans_record(
+        items=[services.ScanInput(person_id=p.pk, venue_id=venue.pk, at=at, **extra) for p in people],
+        actor="gate-device", venues=Venue.objects.all(), people=type(people[0]).objects.all())
+    assert all(r.ok for r in results), [r.message for r in results]
+    return [r.scan for r in results if r.scan is not None]
+
+
+def _scan_queries(ctx: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries if "access_scan" in q["sql"]]
+
+
+def test_full_venues_alert_the_prevention_office_with_one_occupancy_query(world, gate_venue, make_person):
+    hall = services.venue_create(organization=world.factory, actor=world.admin, name="会议室", kind="meeting_room",
+                                 capacity=2)
+    canteen = services.venue_create(organization=world.factory, actor=world.admin, name="食堂", kind="canteen",
+                                    capacity=50)
+    free = services.venue_create(organization=world.factory, actor=world.admin, name="仓库", kind="other")
+    people = [make_person() for _ in range(4)]
+    _enter(gate_venue, people[:3])  # 3 of 3: full
+    _enter(hall, people[:2])  # 2 of 2: full
+    _enter(canteen, people[:1])
+    _enter(free, people)
+    with CaptureQueriesContext(connection) as ctx:
+        alerted = capacity.alert_full_venues([gate_venue.pk, hall.pk, canteen.pk, free.pk])
+    assert sorted(alerted) == sorted([gate_venue.pk, hall.pk])
+    assert len(_scan_queries(ctx)) == 1  # one occupancy query for all four venues
+    notes = Notification.objects.filter(event="access.capacity", recipient=world.alice)
+    assert sorted(n.title for n in notes) == sorted(["东大门已达容量上限（3/3 人）", "会议室已达容量上限（2/2 人）"])
+    # Still full a minute later: not told again within the hour (and nothing but the check is done).
+    with CaptureQueriesContext(connection) as ctx:
+        assert capacity.alert_full_venues([gate_venue.pk, hall.pk], now=timezone.now() + timedelta(minutes=1)) == []
+    assert len(ctx.captured_queries) == 3
+    assert Notification.objects.filter(event="access.capacity", recipient=world.alice).count() == 2
+
+
+def test_an_hour_later_a_venue_still_full_is_told_again(world, gate_venue, make_person, time_machine):
+    time_machine.move_to(timezone.now().replace(minute=10))
+    _enter(gate_venue, [make_person() for _ in range(3)])
+    assert capacity.alert_full_venues([gate_venue.pk]) == [gate_venue.pk]
+    assert capacity.alert_full_venues([gate_venue.pk]) == []
+    assert capacity.alert_full_venues([gate_venue.pk], now=timezone.now() + timedelta(minutes=55)) == [gate_venue.pk]
+
+
+def test_nothing_to_check_costs_nothing(world, gate_venue, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert capacity.alert_full_venues([]) == []
+
+
+def test_queue_alerts_after_a_batch_runs_the_task_on_commit(world, gate_venue, make_person,
+                                                           django_capture_on_commit_callbacks,
+                                                           django_assert_num_queries):
+    people = [make_person() for _ in range(4)]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        scans = _enter(gate_venue, people[:3])
+        with django_assert_num_queries(0):  # the request only looks at the scans it has
+            assert capacity.queue_alerts(scans) == [gate_venue.pk]
+    assert Notification.objects.filter(event="access.capacity").count() == 0  # nothing before the commit
+    for callback in callbacks:
+        callback()  # the commit: the (immediate, in tests) Huey task runs
+    assert Notification.objects.filter(event="access.capacity", recipient=world.alice).count() == 1
+
+
+def test_queue_alerts_ignores_exits_refusals_and_venues_without_capacity(world, gate_venue, make_person,
+                                                                        django_capture_on_commit_callbacks):
+    free = services.venue_create(organization=world.factory, actor=world.admin, name="仓库", kind="other")
+    person = make_person()
+    refused = _enter(gate_venue, [person], health_code="red")
+    assert refused[0].decision == "refuse"
+    admitted_free = _enter(free, [person])
+    entry = _enter(gate_venue, [make_person()])
+    exits = _enter(gate_venue, [entry[0].person], at=timezone.now(), direction="exit")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert capacity.queue_alerts([*refused, *admitted_free, *exits, None]) == []
+    assert callbacks == []
+
+
+@pytest.mark.xfail(reason="needs the lead's hook: capacity.queue_alerts(...) in services.scans_record", strict=False)
+def test_api_batch_raises_the_capacity_alert(world, gate_venue, make_person, api,
+                                             django_capture_on_commit_callbacks):
+    people = [make_person() for _ in range(3)]
+    at = (timezone.now() - timedelta(minutes=2)).isoformat()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api(world.alice).post("/scans/batch", {"items": [
+            {"venue_id": gate_venue.pk, "person_id": p.pk, "at": at, "direction": "entry"} for p in people]})
+    assert r.status_code == 200 and r.json()["stored"] == 3
+    assert Notification.objects.filter(event="access.capacity", recipient=world.alice).count() == 1
