@@ -30,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 from stdnum.cn import ric
 
-from fangkong.core import crypto
+from fangkong.core import authcache, crypto
 from fangkong.core.audit import audit_record
 from fangkong.geo.models import Region
 from fangkong.people import rules as people_rules
@@ -113,6 +113,7 @@ def _tree_node(model: type[Jurisdiction] | type[Unit], **values: Any) -> Any:
     node = model.objects.create(**values)
     node.path = node.expected_path()
     model.objects.filter(pk=node.pk).update(path=node.path)
+    authcache.invalidate()  # update() sends no signal; paths decide scopes (ADR 0009)
     return node
 
 
@@ -365,6 +366,7 @@ def step_users(ctx: DemoContext) -> None:
     _link(person, workshop)
     _member(ctx, workshop, Role.UNIT_LEADER, organization=factory, unit=first_ws)
     Unit.objects.filter(pk=first_ws.pk).update(grid_leader=workshop)
+    authcache.invalidate()  # cached memberships carry their unit row (ADR 0009)
     ctx.logins.append(("workshop", f"{factory.name} {first_ws.name} 部门负责人（网格员），只看本车间"))
 
     person = first_in("factory", units["保卫科"])

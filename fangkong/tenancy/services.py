@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from fangkong.core import authcache
 from fangkong.core.audit import audit_record, diff
 from fangkong.core.errors import ServiceError
 from fangkong.geo.models import Region
@@ -29,6 +30,8 @@ def _set_path(node: Jurisdiction | Unit) -> None:
     if node.path != path:
         node.path = path
         type(node).objects.filter(pk=node.pk).update(path=path)
+        # update() sends no signal, and paths decide scopes: drop the API auth cache (ADR 0009).
+        authcache.invalidate()
 
 
 def _region(code: str) -> Region:
