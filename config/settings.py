@@ -210,6 +210,16 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "fangkong@localhost")
 FANGKONG_SMS_BACKEND = os.environ.get("FANGKONG_SMS_BACKEND", "fangkong.notify.sms.LoggingSmsBackend")
+# The health-code interface the gate consults (fangkong/access/healthcodes.py); none (manual entry) by default.
+FANGKONG_HEALTH_CODE_PROVIDER = os.environ.get("FANGKONG_HEALTH_CODE_PROVIDER",
+                                               "fangkong.access.healthcodes.ManualProvider")
+FANGKONG_HEALTH_CODE_OPTIONS = {
+    key: value for key, value in (
+        ("url", os.environ.get("FANGKONG_HEALTH_CODE_URL")), ("token", os.environ.get("FANGKONG_HEALTH_CODE_TOKEN")),
+        ("timeout", os.environ.get("FANGKONG_HEALTH_CODE_TIMEOUT")),
+        ("source", os.environ.get("FANGKONG_HEALTH_CODE_SOURCE")),
+    ) if value
+}
 
 LOGGING = {
     "version": 1,

@@ -78,6 +78,9 @@ class ManualProvider:
     manual = True
     label = gettext_lazy("门岗人工录入")
 
+    def __init__(self, **_: Any) -> None:
+        pass
+
     def lookup(self, person: Any, at: datetime) -> HealthCodeReading | None:
         return None
 
