@@ -6,7 +6,6 @@ with one query each and inserts with one statement.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +16,8 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core import signing
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Q, Subquery
+from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,9 +25,7 @@ from fangkong.access import rules
 from fangkong.access.models import AccessSetting, PassCode, Scan, VehiclePass, Venue, Visit
 from fangkong.core import authcache, crypto
 from fangkong.core.audit import audit_record
-from fangkong.core.context import client_ip
 from fangkong.core.errors import NotFound, ServiceError
-from fangkong.core.models import AuditEvent
 from fangkong.people import rules as people_rules
 from fangkong.people.models import Person
 from fangkong.tenancy.models import Organization
@@ -350,23 +345,15 @@ def _to_aware(at: datetime) -> datetime:
 
 
 def scans_record(*, items: Sequence[ScanInput], actor: Any, venues: Any, people: Any,
-                 now: datetime | None = None, scope: tuple[Any, str] | None = None) -> list[ScanResult]:
+                 now: datetime | None = None) -> list[ScanResult]:
     """Record scans; `venues` and `people` are the caller's scope (QuerySets), so anything outside it is 'not found'.
 
     Valid items are stored even when others fail. Items are paired in time order, so an exit in the same batch as
     its entry closes it. A (device_id, client_key) seen before returns the first result and stores nothing.
-
-    `scope=(user, permission)` says which membership scope `venues` was built from (`Venue.objects.visible_to(user,
-    permission)`): a single entry scan may then check its venue against the per-process venue cache in Python
-    instead of querying (`_scan_one_fast`).
     """
     now = now or timezone.now()
     if len(items) > BATCH_LIMIT:
         raise _fail("items", f"一次最多上传 {BATCH_LIMIT} 条，实为 {len(items)} 条，请分批上传")
-    if len(items) == 1 and scope is not None:
-        fast = _scan_one_fast(items[0], actor=actor, scope=scope, people_qs=people, now=now)
-        if fast is not None:
-            return [fast]
     # No savepoint on the common path: an outer atomic block (a caller's transaction, if any, becomes a savepoint).
     # A single scan skips the replay look-up and lets the unique index catch a replay (the rare case): one round
     # trip less on the hot path. A batch checks first, since one replay would otherwise redo the whole batch.
@@ -566,65 +553,9 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     return [r for r in results if r is not None]
 
 
-# --- the single-scan hot path --------------------------------------------------------------------------------------
-
-# Venues change rarely and every scan names one: each process keeps them, with what the scope check needs, in the
-# auth cache (fangkong.core.authcache, ADR 0009: explicit invalidation, a shared version) for VENUE_TTL seconds. A
-# miss loads every venue of that organisation in one query (a gate scans into one organisation's venues). A save,
-# delete or code rotation drops the entry at once in the process that made it; other processes follow within 1 s
-# with a shared cache (Redis, database), within VENUE_TTL (60 s) with the per-process default cache.
-# What the entry decision and the response read about the person (never the encrypted ID number or phone).
+# What the entry decision reads about a person (never the encrypted ID number or phone).
 DECISION_FIELDS = ("id", "organization_id", "name", "kind", "is_active", "measure_kind", "measure_until",
                    "symptomatic_since", "health_code", "health_code_at")
-
-
-VENUE_TTL = 60.0
-_venue_load = threading.Lock()
-
-
-def _venue_cached(venue_id: int) -> tuple[Venue, str, int | None] | None:
-    """(venue, its organisation's jurisdiction path, its organisation's authority id), cached per process for
-    VENUE_TTL seconds. One thread loads; the others of the process wait for it instead of loading the same."""
-    hit = authcache.get(("venue", venue_id))
-    if hit is not None:
-        return hit
-    with _venue_load:
-        hit = authcache.get(("venue", venue_id))
-        if hit is not None:
-            return hit
-        return _venues_load(venue_id)
-
-
-def _venues_load(venue_id: int) -> tuple[Venue, str, int | None] | None:
-    gen = authcache.generation()
-    same_org = Venue.objects.filter(pk=venue_id).values("organization_id")[:1]
-    found = None
-    for venue in Venue.objects.select_related("organization__jurisdiction").filter(organization_id=Subquery(same_org)):
-        org = venue.organization
-        entry = (venue, org.jurisdiction.path if org.jurisdiction_id else "", org.authority_id)
-        authcache.put(("venue", venue.pk), entry, user_id=None, generation=gen, seconds=VENUE_TTL)
-        if venue.pk == venue_id:
-            found = entry
-    return found
-
-
-@receiver([post_save, post_delete], sender=Venue)
-def _forget_venue(sender: Any, instance: Venue, **kwargs: Any) -> None:
-    authcache.forget(("venue", instance.pk))
-
-
-def _venue_visible(user: Any, perm: str, venue: Venue, jurisdiction_path: str, authority_id: int | None) -> bool:
-    """`Venue.objects.visible_to(user, perm)` for one venue, in Python over the (cached) memberships: the same
-    rules as `scope_q(user, perm, org="organization", unit=None)`."""
-    from fangkong.tenancy.scope import user_scope
-
-    scope = user_scope(user, perm)
-    if scope.everything:
-        return True
-    org_id = venue.organization_id
-    return (org_id in scope.organization_ids or org_id in scope.unit_org_ids
-            or (authority_id is not None and authority_id in scope.authority_ids)
-            or any(jurisdiction_path.startswith(p) for p in scope.jurisdiction_paths))
 
 
 def _insert_columns(model: Any) -> list[Any]:
@@ -673,103 +604,10 @@ def _insert_scans(scans: list[Scan]) -> None:
         obj._state.db = connection.alias
 
 
-def _scan_one_fast(item: ScanInput, *, actor: Any, scope: tuple[Any, str], people_qs: Any, now: datetime
-                   ) -> ScanResult | None:
-    """One entry scan in two round trips: read the person, then one statement that inserts the scan (a replayed
-    client key inserts nothing), records the health-code colour seen and audits a changed colour.
-
-    Returns None whenever the general path must decide: SQLite, exits (they close an interval), visitors (their
-    appointments), fever (the alert), anything invalid (the general path words the error), a venue outside the
-    cache's view. The general path then does everything again from the start, so nothing here is half-done.
-    """
-    if connection.vendor != "postgresql" or item.direction != Scan.Direction.ENTRY:
-        return None
-    version = None
-    venue_id: Any = item.venue_id
-    if venue_id is None:
-        if not item.venue_token:
-            return None
-        try:
-            venue_id, version = signing.loads(item.venue_token, salt=VENUE_SALT)
-            venue_id = int(venue_id)
-        except (signing.BadSignature, ValueError, TypeError):
-            return None
-    cached = _venue_cached(venue_id)
-    if cached is None:
-        return None
-    venue, jurisdiction_path, authority_id = cached
-    user, perm = scope
-    if not _venue_visible(user, perm, venue, jurisdiction_path, authority_id):
-        return None
-    if not venue.active or (version is not None and version != venue.code_version):
-        return None
-    person = people_qs.filter(pk=item.person_id).only(*DECISION_FIELDS).first()
-    if person is None or person.organization_id != venue.organization_id or person.kind == Person.Kind.VISITOR:
-        return None
-    at = _to_aware(item.at)
-    try:
-        rules.check_time(at, now)
-        temperature = rules.check_temperature(item.temperature)
-        health_code = rules.check_health_code(item.health_code)
-    except (ValueError, InvalidOperation):
-        return None
-    setting = setting_for(venue.organization_id)
-    decision = rules.decide_entry(
-        _facts(person, False), temperature=temperature, health_code=health_code,
-        threshold=effective_fever_threshold(setting, venue), today=timezone.localdate(at), now=at,
-        refuse_unknown=setting.refuse_unknown,
-    )
-    if decision.fever:
-        return None
-    recorder = actor if getattr(actor, "is_authenticated", False) else None
-    scan = Scan(
-        organization_id=venue.organization_id, venue=venue, person=person, direction=item.direction, at=at,
-        temperature=temperature, health_code=health_code, device_id=item.device_id or "",
-        client_key=item.client_key or None, recorded_by=recorder, decision=decision.value,
-        reasons=decision.reasons_json(),
-    )
-    sql = [f"WITH s AS ({_insert_sql(Scan)} ON CONFLICT DO NOTHING RETURNING id)"]
-    params: list[Any] = _row_values(scan)
-    # The colour seen, as people_set_health_codes records it: never over a newer observation, and an unchanged
-    # colour seen again within the hour is not rewritten.
-    old_code = person.health_code
-    newer = person.health_code_at is None or person.health_code_at < at
-    fresh = person.health_code_at is not None and at - person.health_code_at < HEALTH_CODE_REFRESH
-    if health_code and newer and not (health_code == old_code and fresh):
-        p = Person._meta.db_table
-        sql.append(f", p AS (UPDATE {p} SET health_code = %s, health_code_at = %s FROM s WHERE {p}.id = %s "
-                   f"AND ({p}.health_code_at IS NULL OR {p}.health_code_at < %s) RETURNING 1)")
-        params += [health_code, at, person.pk, at]
-        if health_code != old_code:
-            event = AuditEvent(
-                actor=recorder, actor_repr=str(recorder) if recorder else str(actor or "system"),
-                action="person.health_code", object_type=Person._meta.label_lower, object_id=str(person.pk),
-                object_repr=str(person)[:200], organization_id=person.organization_id,
-                changes={"health_code": [old_code, health_code]}, ip=client_ip.get(),
-            )
-            cols = _insert_columns(AuditEvent)
-            sql.append(f", a AS ({_insert_sql(AuditEvent, 'SELECT ' + ', '.join(['%s'] * len(cols)) + ' FROM s')})")
-            params += _row_values(event)
-    sql.append(" SELECT id FROM s")
-    with connection.cursor() as cur:
-        cur.execute("".join(sql), params)
-        row = cur.fetchone()
-    if row is None:  # the (device, client key) pair was stored before: the first result, nothing new
-        earlier = Scan.objects.filter(device_id=scan.device_id, client_key=scan.client_key).first()
-        if earlier is None:  # pragma: no cover - nothing else is unique
-            return None
-        return ScanResult(0, True, earlier, replay=True)
-    scan.pk = row[0]
-    scan._state.adding = False
-    scan._state.db = connection.alias
-    return ScanResult(0, True, scan)
-
-
 def scan_record(*, actor: Any, venues: Any, people: Any, now: datetime | None = None,
-                scope: tuple[Any, str] | None = None, **values: Any) -> tuple[Scan, bool]:
-    """One scan; raises the item's error. Returns (scan, replay)."""
-    (result,) = scans_record(items=[ScanInput(**values)], actor=actor, venues=venues, people=people, now=now,
-                             scope=scope)
+                **values: Any) -> tuple[Scan, bool]:
+    """One scan; raises the item's error. Returns (scan, replay). (The API tries `scan_fast` first.)"""
+    (result,) = scans_record(items=[ScanInput(**values)], actor=actor, venues=venues, people=people, now=now)
     if not result.ok:
         if result.status == 404:
             raise NotFound(result.message)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Router, Schema, Status
 
 from fangkong.core.access import api_permission, user_has_perm
 from fangkong.core.api_support import paginate
 from fangkong.core.context import client_ip
-from fangkong.health import selectors, services
+from fangkong.health import checkin_fast, selectors, services
 from fangkong.health.models import Checkin
 from fangkong.obligations.selectors import compliance_by_unit, obligation_list
 from fangkong.people.models import Person
@@ -109,6 +110,19 @@ def checkin_out(c: Checkin, *, replayed: bool = False, instruction: str = "") ->
     }
 
 
+def _common_response(c: checkin_fast.CommonCheckin) -> HttpResponse:
+    """CheckinOut for the common check-in, serialised directly: every field is known and plain (ADR 0010)."""
+    body = {
+        "id": c.id, "person_id": c.person_id, "person_name": c.person_name, "unit_id": c.unit_id,
+        "date": c.date.isoformat(), "slot": "day", "temperature": None if c.temperature is None else str(c.temperature),
+        "symptoms": [], "region_code": None, "note": c.note, "abnormal": False, "proxy": False,
+        "submitted_at": timezone.localtime(c.submitted_at).isoformat(), "replayed": not c.created,
+        "instruction": "",
+    }
+    return HttpResponse(json.dumps(body, ensure_ascii=False), status=201 if c.created else 200,
+                        content_type="application/json")
+
+
 def _iso(dt: Any) -> str | None:
     return timezone.localtime(dt).isoformat() if dt else None
 
@@ -116,9 +130,16 @@ def _iso(dt: Any) -> str | None:
 @router.post("/checkins", response={201: CheckinOut, 200: CheckinOut},
              summary="Check in (yourself, or a person in scope); the same client_key stores once")
 @api_permission("self.checkin")
-def create_checkin(request: HttpRequest, data: CheckinIn) -> Status:
+def create_checkin(request: HttpRequest, data: CheckinIn) -> Any:
     user = request.user
     if data.person_id is None:
+        common = checkin_fast.checkin_submit_common(
+            user=user, day=data.date, slot=data.slot, temperature=data.temperature, symptoms=data.symptoms,
+            region_code=data.region_code, note=data.note, client_key=data.client_key, device_id=data.device_id,
+            ip=client_ip.get() or None,
+        )
+        if common is not None:
+            return _common_response(common)
         # Hot path: only the columns a normal check-in reads (the rest load lazily on the abnormal path).
         person = Person.objects.only(*CHECKIN_PERSON_FIELDS).filter(user_id=user.pk or 0, is_active=True).first()
         if person is None:

@@ -1,4 +1,4 @@
-"""The single-scan hot path (services._scan_one_fast): two round trips for a warm entry scan, with the same
+"""The single-scan hot path (scan_fast.scan_entry_common): two round trips for a warm entry scan, with the same
 decision, replay, scope, health-code and audit behaviour as the general path."""
 
 from __future__ import annotations

@@ -1,0 +1,64 @@
+"""Prepared statements on Django's own PostgreSQL connection, for the few hot write paths (ADR 0010).
+
+A check-in or a gate scan is one or two fixed statements. Through the ORM, building and compiling them cost more CPU
+than PostgreSQL spends running them, and Django's default client-side binding sends the whole text each time, so the
+server parses and plans it again on every request. Here the statement text is fixed per call site, the parameters
+are bound server-side and psycopg prepares the statement once per connection (`prepare=True`): each later call sends
+only the statement's name and its parameters.
+
+The cursor runs on the connection Django manages: inside `transaction.atomic()` it takes part in the same
+transaction, and in autocommit mode a single statement commits by itself. Django's execute wrappers are bypassed;
+its query log is kept when something reads it (DEBUG, `CaptureQueriesContext`, `django_assert_num_queries`).
+
+Prepared statements need a direct connection or a pooler that tracks them (PgBouncer ≥ 1.21 with
+`max_prepared_statements`); `FANGKONG_PREPARED_STATEMENTS=0` turns preparing off (the text is then sent each time).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+PREPARE = os.environ.get("FANGKONG_PREPARED_STATEMENTS", "1") != "0"
+
+
+def available() -> bool:
+    """The hot paths use this module on PostgreSQL only; SQLite keeps the general (ORM) path."""
+    return connection.vendor == "postgresql"
+
+
+def _cursor() -> psycopg.Cursor[Any]:
+    connection.ensure_connection()
+    raw = connection.connection
+    # psycopg.Cursor binds server-side (Django's own cursors are ClientCursors, which cannot prepare).
+    return psycopg.Cursor(raw)
+
+
+def _execute(cur: psycopg.Cursor[Any], sql: str, params: Sequence[Any] | Mapping[str, Any]) -> None:
+    if not connection.queries_logged:
+        cur.execute(sql, params, prepare=PREPARE)
+        return
+    started = time.monotonic()
+    try:
+        cur.execute(sql, params, prepare=PREPARE)
+    finally:
+        connection.queries_log.append({"sql": f"{sql.strip()} -- {params!r}",
+                                       "time": f"{time.monotonic() - started:.3f}"})
+
+
+def fetch_one(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Run one fixed statement and return its first row (None when it returns none)."""
+    with _cursor() as cur:
+        _execute(cur, sql, params)
+        return cur.fetchone()
+
+
+def fetch_all(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    with _cursor() as cur:
+        _execute(cur, sql, params)
+        return cur.fetchall()
