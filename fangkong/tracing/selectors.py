@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -21,37 +21,72 @@ from django.utils import timezone
 from fangkong.tracing import rules
 from fangkong.tracing.models import Case, Contact
 
-# Evidence rows: (index person, contact person, venue, from, to). Grouped per (index, contact) by the query.
+# Evidence rows: (window number, contact person, venue, from, to), one per overlapping pair of presences, ordered by
+# window, contact and start; grouped per (window, contact) in Python (no JSON built and parsed: psycopg reads the
+# timestamps natively). The index person's own presences come first (a handful per window, `mine`), then each probes
+# its venue's entries through the covering partial index scan_presence_venue (venue_id, at) INCLUDE (left_at,
+# person_id), an index-only range scan: an entry can overlap [s, e) by `thr` minutes only if it started after
+# s − the venue's maximum stay (no presence is longer) and no later than e − thr.
+# `idx` is the windows (wid: window number, gid: group number, pid: person, ws/we: window). `mine` is their own
+# presences clipped to the window, a handful per window, each read through scan_presence_person; OFFSET 0 keeps the
+# lateral subqueries as parameterized index probes whatever the planner estimates for the unnested arrays.
+_MINE_SQL = """
+mine AS MATERIALIZED (
+    SELECT m.* FROM idx CROSS JOIN LATERAL (
+        SELECT idx.wid, idx.gid, idx.pid, s.venue_id, v.max_stay_minutes * interval '1 minute' AS ms,
+               (%(thresholds)s::jsonb ->> v.kind)::int * interval '1 minute' AS thr,
+               GREATEST(s.at, idx.ws) AS s,
+               LEAST(COALESCE(LEAST(s.left_at, s.at + v.max_stay_minutes * interval '1 minute'),
+                              s.at + v.max_stay_minutes * interval '1 minute'), idx.we) AS e
+        FROM access_scan s
+        JOIN access_venue v ON v.id = s.venue_id
+        WHERE s.person_id = idx.pid AND s.direction = 'entry' AND s.decision = 'admit' AND s.at < idx.we
+          AND s.at > idx.ws - v.max_stay_minutes * interval '1 minute'
+          AND COALESCE((%(thresholds)s::jsonb ->> v.kind)::int, 0) > 0
+        OFFSET 0
+    ) m
+    WHERE m.e - m.s >= m.thr
+)"""
+# Everyone else's presences overlapping one of `mine` by the threshold: an index-only range scan of
+# scan_presence_venue (venue_id, at) INCLUDE (left_at, person_id) per presence of `mine`.
+_PAIRS_SQL = """
+    FROM mine m CROSS JOIN LATERAL (
+        SELECT o.person_id, GREATEST(m.s, o.at) AS f, LEAST(m.e, COALESCE(o.left_at, o.at + m.ms), o.at + m.ms) AS t
+        FROM access_scan o
+        WHERE o.venue_id = m.venue_id AND o.direction = 'entry' AND o.decision = 'admit'
+          AND o.at > m.s - m.ms AND o.at <= m.e - m.thr AND o.person_id <> m.pid
+        OFFSET 0
+    ) o
+    WHERE o.t - o.f >= m.thr"""
 _CO_PRESENCE_SQL = """
 WITH idx AS (
-    SELECT * FROM unnest(%(pids)s::bigint[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
-                  WITH ORDINALITY AS t(pid, ws, we, wid)
-), mine AS MATERIALIZED (
-    SELECT idx.wid, idx.pid, s.venue_id, v.max_stay_minutes * interval '1 minute' AS ms,
-           (%(thresholds)s::jsonb ->> v.kind)::int AS thr,
-           GREATEST(s.at, idx.ws) AS s,
-           LEAST(COALESCE(LEAST(s.left_at, s.at + v.max_stay_minutes * interval '1 minute'),
-                          s.at + v.max_stay_minutes * interval '1 minute'), idx.we) AS e
-    FROM idx
-    JOIN access_scan s ON s.person_id = idx.pid AND s.direction = 'entry' AND s.decision = 'admit'
-                      AND s.at < idx.we
-    JOIN access_venue v ON v.id = s.venue_id
-    WHERE COALESCE((%(thresholds)s::jsonb ->> v.kind)::int, 0) > 0
-      AND s.at > idx.ws - v.max_stay_minutes * interval '1 minute'
-), pairs AS (
-    SELECT m.wid, m.pid, o.person_id, m.venue_id,
-           GREATEST(m.s, o.at) AS f,
-           LEAST(m.e, LEAST(COALESCE(o.left_at, o.at + m.ms), o.at + m.ms)) AS t,
-           m.thr
-    FROM mine m
-    JOIN access_scan o ON o.venue_id = m.venue_id AND o.direction = 'entry' AND o.decision = 'admit'
-                      AND o.at < m.e AND o.at > m.s - m.ms
-    WHERE m.e > m.s AND o.person_id <> m.pid
+    SELECT t.*, t.wid AS gid FROM unnest(%(pids)s::bigint[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+                                  WITH ORDINALITY AS t(pid, ws, we, wid)
+), """ + _MINE_SQL + """
+SELECT m.wid, o.person_id, m.venue_id, o.f, o.t""" + _PAIRS_SQL + """
+ORDER BY m.wid, o.person_id, o.f
+"""
+
+# Secondary contacts of many groups (a group: one case's close contacts, each with its own window) in one statement:
+# the same pairs, but for each (group, other person) only the evidence of the first close contact (lowest person id)
+# who met them, as find_contacts_many records it. The pairs are many (the close contacts of one workshop shift all
+# meet the same people, mostly each other): the group's own people and the `exclude` ones (the case) are dropped by a
+# hash anti-join as the pairs are made, and the first contact per person is a hash aggregate, not a sort.
+_SECONDARY_SQL = """
+WITH idx AS (
+    SELECT * FROM unnest(%(pids)s::bigint[], %(starts)s::timestamptz[], %(ends)s::timestamptz[],
+                         %(gids)s::int[]) WITH ORDINALITY AS t(pid, ws, we, gid, wid)
+), excluded AS (
+    SELECT DISTINCT gid, pid FROM idx
+    UNION SELECT * FROM unnest(%(xgids)s::int[], %(xpids)s::bigint[])
+), """ + _MINE_SQL + """, pairs AS MATERIALIZED (
+    SELECT m.gid, m.pid AS via, o.person_id, m.venue_id, o.f, o.t""" + _PAIRS_SQL + """
+      AND NOT EXISTS (SELECT 1 FROM excluded x WHERE x.gid = m.gid AND x.pid = o.person_id)
+), firsts AS (
+    SELECT gid, person_id, min(via) AS via FROM pairs GROUP BY gid, person_id
 )
-SELECT wid, pid, person_id, json_agg(json_build_array(venue_id, f, t) ORDER BY f)
-FROM pairs
-WHERE t - f >= thr * interval '1 minute'
-GROUP BY wid, pid, person_id
+SELECT p.gid, p.via, p.person_id, p.venue_id, p.f, p.t
+FROM pairs p JOIN firsts USING (gid, person_id, via)
 """
 
 
@@ -60,6 +95,15 @@ class IndexWindow:
     person_id: int
     start: datetime
     end: datetime
+
+
+def native_timestamps(cur: Any) -> None:
+    """Read timestamptz columns on this cursor with psycopg's own loader (in C) instead of Django's Python subclass
+    of it, which costs ≈ 10 µs a value (4 ms for 300 rows of two timestamps, more than the query itself). The values
+    are the same aware datetimes: Django keeps the connection's TimeZone at UTC, so both give tzinfo=UTC."""
+    from psycopg.types.datetime import TimestamptzLoader
+
+    cur.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
 
 
 def _parse_ts(value: str) -> datetime:
@@ -94,12 +138,57 @@ def co_presence_windows(windows: Sequence[IndexWindow], min_minutes: Mapping[str
         "ends": [windows[i].end for i in live], "thresholds": json.dumps(dict(min_minutes)),
     }
     with connection.cursor() as cur:
+        native_timestamps(cur)
         cur.execute(_CO_PRESENCE_SQL, params)
-        for wid, pid, other, items in cur.fetchall():
-            if isinstance(items, str):
-                items = json.loads(items)
-            out[live[wid - 1]][other] = [rules.Evidence(pid, other, v, _parse_ts(f), _parse_ts(t))
-                                         for v, f, t in items]
+        for wid, other, venue, f, t in cur.fetchall():
+            i = live[wid - 1]
+            found = out[i].get(other)
+            if found is None:
+                found = out[i][other] = []
+            found.append(rules.Evidence(windows[i].person_id, other, venue, f, t))
+    return out
+
+
+def secondary_co_presence(groups: Sequence[Sequence[IndexWindow]],
+                          min_minutes: Mapping[str, int] = rules.DEFAULT_MIN_MINUTES,
+                          exclude: Sequence[Collection[int]] | None = None,
+                          ) -> list[dict[int, tuple[int, list[rules.Evidence]]]]:
+    """For each group of windows (one case's close contacts, each from its first exposure to its quarantine), in
+    order: {other person: (via, [Evidence…])} where `via` is the lowest-numbered close contact of the group co-present
+    with them and the evidence is that contact's (in no particular order). One statement for all groups. The group's
+    own people (a close contact met by another is still a close contact) and `exclude[g]` (the case) are left out."""
+    exclude = exclude or [() for _ in groups]
+    skip = [set(x) | {w.person_id for w in ws} for x, ws in zip(exclude, groups, strict=True)]
+    out: list[dict[int, tuple[int, list[rules.Evidence]]]] = [{} for _ in groups]
+    live = [(g, w) for g, ws in enumerate(groups) for w in ws if w.end > w.start]
+    if not live:
+        return out
+    if connection.vendor != "postgresql":
+        for g, ws in enumerate(groups):
+            by_via = co_presence_windows(ws, min_minutes)
+            for w, others in sorted(zip(ws, by_via, strict=True), key=lambda x: x[0].person_id):
+                for other, items in others.items():
+                    if other in skip[g]:
+                        continue
+                    if other not in out[g]:
+                        out[g][other] = (w.person_id, list(items))
+                    elif out[g][other][0] == w.person_id:
+                        out[g][other][1].extend(items)
+        return out
+    params: dict[str, Any] = {
+        "pids": [w.person_id for _g, w in live], "starts": [w.start for _g, w in live],
+        "ends": [w.end for _g, w in live], "gids": [g for g, _w in live],
+        "xgids": [g for g, x in enumerate(exclude) for _ in x], "xpids": [p for x in exclude for p in x],
+        "thresholds": json.dumps(dict(min_minutes)),
+    }
+    with connection.cursor() as cur:
+        native_timestamps(cur)
+        cur.execute(_SECONDARY_SQL, params)
+        for g, via, other, venue, f, t in cur.fetchall():
+            found = out[g].get(other)
+            if found is None:
+                found = out[g][other] = (via, [])
+            found[1].append(rules.Evidence(via, other, venue, f, t))
     return out
 
 

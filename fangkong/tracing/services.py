@@ -394,30 +394,24 @@ def find_contacts_many(*, cases: Sequence[Case], params: Mapping[int, Mapping[st
     for c in wanted:
         by_thresholds[json.dumps(params[c.pk]["min_minutes"], sort_keys=True)].append(c.pk)
     for key, cids in by_thresholds.items():
-        keys: list[tuple[int, int]] = []
-        pair_wins: list[selectors.IndexWindow] = []
+        groups: list[list[selectors.IndexWindow]] = []
         for cid in cids:
+            group = []
             for pid, entry in out[cid].found.items():  # type: ignore[union-attr]
                 first, _last = _span(entry["evidence"])
                 win = rules.secondary_window(first_exposure=first or windows[cid].start,
                                              quarantine_start=starts.get(pid), until=now)
                 if win:
-                    keys.append((cid, pid))
-                    pair_wins.append(selectors.IndexWindow(pid, *win))
-        secondary: dict[int, dict[int, dict[int, list[rules.Evidence]]]] = defaultdict(dict)
-        for (cid, via), others in zip(keys, selectors.co_presence_windows(pair_wins, json.loads(key)), strict=True):
-            if others:
-                secondary[cid][via] = others
-        for cid, by_via in secondary.items():
+                    group.append(selectors.IndexWindow(pid, *win))
+            groups.append(group)
+        # Each secondary person once per case, with the evidence of the first close contact (lowest id) who met them.
+        exclude = [[windows[cid].person_id] for cid in cids]
+        for cid, met in zip(cids, selectors.secondary_co_presence(groups, json.loads(key), exclude), strict=True):
             found = out[cid].found  # type: ignore[union-attr]
-            for via, others in sorted(by_via.items()):
-                for pid, items in others.items():
-                    if pid == windows[cid].person_id or (pid in found and found[pid]["degree"] == 1):
-                        continue
-                    if pid not in found:
-                        found[pid] = {"degree": 2, "via": via, "evidence": []}
-                    if found[pid]["via"] == via:
-                        found[pid]["evidence"].extend(_co_evidence(items))
+            for pid, (via, shared) in met.items():
+                if pid == windows[cid].person_id or pid in found:  # the case, or a close contact already
+                    continue
+                found[pid] = {"degree": 2, "via": via, "evidence": _co_evidence(shared)}
     for c in live:
         for entry in out[c.pk].found.values():  # type: ignore[union-attr]
             entry["evidence"].sort(key=lambda e: (-int(e.get("minutes") or 0), e.get("from") or ""))
