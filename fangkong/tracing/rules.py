@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 # Minutes together that make a close contact, per venue kind (a setting; these defaults follow common practice:
-# enclosed shared rooms need less time than a large workshop or a gate).
+# enclosed shared rooms need less time than a large hall or a gate). A canteen is a large hall with staggered meals
+# of 15–45 minutes: a venue scan does not say who shared a table, so only a whole meal side by side (30 minutes)
+# counts, like a workshop; with 15, everyone eating in the same quarter hour of a 2,000-seat canteen was a contact.
 DEFAULT_MIN_MINUTES: Mapping[str, int] = {
     "meeting_room": 15,
-    "canteen": 15,
+    "canteen": 30,
     "dormitory": 15,
     "ward": 15,
     "workshop": 30,

@@ -45,8 +45,18 @@ def test_threshold_per_venue_kind_and_gate_never_counts():
     case = [Presence(1, 7, "canteen", at(0), at(20)), Presence(1, 8, "gate", at(0), at(20))]
     others = [Presence(2, 7, "canteen", at(5), at(20)), Presence(3, 7, "canteen", at(10), at(20)),
               Presence(4, 8, "gate", at(0), at(20))]
-    found = co_present(case, others, window=(at(-100), at(100)))
+    found = co_present(case, others, window=(at(-100), at(100)), min_minutes={"canteen": 15, "gate": 0})
     assert [(e.other_id, e.minutes) for e in found] == [(2, 15)]
+
+
+def test_default_canteen_threshold_is_a_whole_meal():
+    """A canteen scan does not say who shared a table: 25 minutes in the same hall is not a close contact by
+    default, 30 (a whole meal side by side) is; a meeting room needs 15."""
+    case = [Presence(1, 7, "canteen", at(0), at(40)), Presence(1, 9, "meeting_room", at(100), at(140))]
+    others = [Presence(2, 7, "canteen", at(15), at(45)), Presence(3, 7, "canteen", at(10), at(40)),
+              Presence(4, 9, "meeting_room", at(120), at(200))]
+    found = co_present(case, others, window=(at(-100), at(300)))
+    assert sorted((e.other_id, e.minutes) for e in found) == [(3, 30), (4, 20)]
 
 
 def test_window_clips_time_together():

@@ -34,7 +34,7 @@ def scenario(world: Any, make_person: Any, venues: dict[str, Venue], scan: Any) 
     v = venues
     scan(p["A"], v["canteen"], at(240), at(280))  # 12:00–12:40
     scan(p["B_canteen30"], v["canteen"], at(240), at(270))  # 30 min together
-    scan(p["C_canteen10"], v["canteen"], at(270), at(290))  # 10 min together: below 15
+    scan(p["C_canteen10"], v["canteen"], at(270), at(290))  # 10 min together: below 30
     scan(p["A"], v["gate"], at(0), at(2))
     scan(p["D_gate"], v["gate"], at(0), at(2))  # gates never make contacts
     scan(p["A"], v["meeting"], at(-24 * 60), at(-23 * 60))  # 09-19: before the window
@@ -109,7 +109,7 @@ def test_retrace_marks_only_new_people(world, scenario, make_person, venues, sca
         case = _case(world, scenario["A"])
         first = services.trace_run(case=case, actor=world.officer)
         late = make_person(name="L_late_scan")
-        scan(late, venues["canteen"], at(250), at(275))  # uploaded late: 25 min with A, 5 with C (not enough)
+        scan(late, venues["canteen"], at(245), at(280))  # uploaded late: 35 min with A, 10 with C (not enough)
         second = services.trace_run(case=case, actor=world.officer)
     assert second.counts["new"] == 1 and second.counts["close"] == first.counts["close"] + 1
     assert set(Contact.objects.filter(case=case, is_new=True).values_list("person__name", flat=True)) == {"L_late_scan"}
@@ -149,6 +149,44 @@ def test_sql_agrees_with_rules_on_generated_scans(world, make_person, venues, sc
 
     assert flat(sql) == flat(python)
     assert len(flat(sql)) > 20  # the generated set has something to agree on
+
+
+@pytest.mark.django_db
+def test_secondary_query_agrees_with_rules_per_close_contact(world, make_person, venues, scan):
+    """secondary_co_presence (one statement for several cases' close contacts) gives, per case, each other person
+    once with the evidence of the lowest-numbered close contact who met them, as rules.co_present per contact does;
+    the case's own close contacts and the excluded people (the case) are never secondary contacts."""
+    rng = random.Random(11)
+    people = [make_person(name=f"S{i}") for i in range(30)]
+    kinds = [venues["canteen"], venues["meeting"], venues["gate"], venues["workshop"]]
+    for _ in range(500):
+        start = at(rng.randrange(0, 3 * 24 * 60))
+        length = rng.choice([None, rng.randrange(1, 90), rng.randrange(100, 900)])
+        scan(rng.choice(people), rng.choice(kinds), start, None if length is None else start + timedelta(minutes=length))
+    groups: list[list[selectors.IndexWindow]] = []
+    for members in (people[0:8], people[4:12], people[20:23], []):  # overlapping groups, and an empty one
+        group = []
+        for person in members:
+            a, b = sorted(rng.sample(range(-600, 4 * 24 * 60), 2))
+            group.append(selectors.IndexWindow(person.pk, at(a), at(b)))
+        groups.append(group)
+    exclude = [[people[29].pk], [people[28].pk, people[27].pk], [], []]
+    thresholds = {"canteen": 15, "meeting_room": 5, "gate": 0, "workshop": 30}
+    sql = selectors.secondary_co_presence(groups, thresholds, exclude)
+    found = 0
+    for g, windows in enumerate(groups):
+        skip = set(exclude[g]) | {w.person_id for w in windows}
+        by_contact = selectors.co_presence_python(windows, thresholds)
+        expected: dict[int, tuple[int, set[tuple[int, datetime, datetime]]]] = {}
+        for via in sorted(by_contact):
+            for other, items in by_contact[via].items():
+                if other not in skip and other not in expected:
+                    expected[other] = (via, {(e.venue_id, e.start, e.end) for e in items})
+        got = {other: (via, {(e.venue_id, e.start, e.end) for e in items}) for other, (via, items) in sql[g].items()}
+        assert got == expected
+        assert all(e.person_id == via for via, items in sql[g].values() for e in items)
+        found += len(got)
+    assert found > 10 and sql[3] == {}
 
 
 @pytest.mark.django_db
