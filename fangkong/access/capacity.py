@@ -4,17 +4,21 @@ capacity there also tells the organisation's prevention office, once an hour per
 
 Scans recorded through the API (gate hardware, offline gates uploading a batch) are checked after the request, in
 a task (`queue_alerts` → `tasks.capacity_alerts` → `alert_full_venues`): one occupancy query for all the venues a
-batch touched, so the request does not wait and a 1,000-scan batch does not count 1,000 times.
+batch touched, so the request does not wait and a 1,000-scan batch does not count 1,000 times. The task runs a few
+seconds later, and a busy venue queues one check per few seconds per process, not one per scan.
 
 No module-level import of `services`: services may import this module to queue the check.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -91,16 +95,52 @@ def alert_full_venues(venue_ids: Iterable[int], now: datetime | None = None) -> 
     return alerted
 
 
+# A venue's check runs this long after the scan that queued it, and scans meanwhile (in this process) queue no other:
+# a busy gate costs one task per venue every few seconds, not one per scan, and the check still runs after them.
+CHECK_DELAY = 5.0  # seconds; settings.FANGKONG_CAPACITY_CHECK_DELAY
+# A pending check is reused only if it runs at least this long after the scan (its transaction must commit first).
+_MARGIN = 1.0
+_due: dict[int, float] = {}  # venue id → time.monotonic() when this process's queued check for it runs
+_due_lock = threading.Lock()
+
+
+def _delay() -> float:
+    from fangkong.access.tasks import capacity_alerts
+
+    if capacity_alerts.huey.immediate:  # tests, and a set-up without a consumer: check at once
+        return 0.0
+    return float(getattr(settings, "FANGKONG_CAPACITY_CHECK_DELAY", CHECK_DELAY))
+
+
+def _enqueue(ids: list[int], delay: float) -> None:
+    from fangkong.access.tasks import capacity_alerts
+
+    if delay > 0:
+        capacity_alerts.schedule((ids,), delay=delay)
+    else:
+        capacity_alerts(ids)
+
+
 def queue_alerts(scans: Iterable[Any]) -> list[int]:
     """After storing scans: queue the capacity check for the venues with a capacity that got an admitted entry.
 
-    Costs the request nothing but a loop over the scans it already has (their `venue` is loaded) and, only when
-    such a venue exists, one task queued when the transaction commits. Returns the venue ids queued.
+    Costs the request no query: a loop over the scans it already has (their `venue` is loaded; a scan without it
+    is passed on and the task looks at the venue) and, only when such a venue has no check pending in this process,
+    one task queued (delayed by CHECK_DELAY) when the transaction commits. Returns the venue ids queued.
     """
     ids = sorted({s.venue_id for s in scans if s is not None and s.direction == "entry" and s.decision == "admit"
                   and (not Scan.venue.is_cached(s) or s.venue.capacity)})  # never a query for the venue here
-    if ids:
-        from fangkong.access.tasks import capacity_alerts
-
-        transaction.on_commit(lambda: capacity_alerts(ids))
-    return ids
+    if not ids:
+        return []
+    delay = _delay()
+    now = time.monotonic()
+    with _due_lock:
+        fresh = [i for i in ids if _due.get(i, 0.0) - now < _MARGIN]
+        if len(_due) > 10_000:
+            for key in [k for k, due in _due.items() if due < now]:
+                del _due[key]
+        for i in fresh:
+            _due[i] = now + delay
+    if fresh:
+        transaction.on_commit(lambda: _enqueue(fresh, delay))
+    return fresh

@@ -104,3 +104,26 @@ def test_api_batch_raises_the_capacity_alert(world, gate_venue, make_person, api
             {"venue_id": gate_venue.pk, "person_id": p.pk, "at": at, "direction": "entry"} for p in people]})
     assert r.status_code == 200 and r.json()["stored"] == 3
     assert Notification.objects.filter(event="access.capacity", recipient=world.alice).count() == 1
+
+
+def test_a_busy_venue_queues_one_delayed_check_not_one_per_scan(world, gate_venue, make_person, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    from fangkong.access import tasks
+
+    scheduled: list[tuple[Any, float]] = []
+    monkeypatch.setattr(capacity, "_delay", lambda: 5.0)  # as with a real consumer (tests run Huey immediately)
+    monkeypatch.setattr(tasks.capacity_alerts, "schedule", lambda args, delay: scheduled.append((args, delay)))
+    monkeypatch.setattr(capacity, "_due", {})
+    people = [make_person() for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _enter(gate_venue, people[:1])
+        assert capacity.queue_alerts(first) == [gate_venue.pk]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        second = _enter(gate_venue, people[1:2])
+        assert capacity.queue_alerts(second) == []  # the pending check runs after this scan anyway
+    assert callbacks == [] and scheduled == [(([gate_venue.pk],), 5.0)]
+    # A pending check about to run (less than the commit margin away) no longer covers a new scan.
+    capacity._due[gate_venue.pk] -= 4.5
+    with django_capture_on_commit_callbacks(execute=True):
+        assert capacity.queue_alerts(_enter(gate_venue, people[2:])) == [gate_venue.pk]
+    assert len(scheduled) == 2
