@@ -107,6 +107,22 @@ class FakeProvider:
         return HealthCodeReading(colour, self.source, at) if colour else None
 
 
+class DemoProvider(FakeProvider):
+    """For demonstrations (`FANGKONG_HEALTH_CODE_PROVIDER=fangkong.access.healthcodes.DemoProvider`): a colour for
+    everyone, derived from the ID-number hash so it stays the same: about 1 in 25 yellow, 1 in 100 red, else
+    green. Configured `colours` still win."""
+
+    def __init__(self, *, source: str = "演示健康码接口（模拟数据）", **options: Any) -> None:
+        super().__init__(source=source, **options)
+
+    def lookup(self, person: Any, at: datetime) -> HealthCodeReading | None:
+        reading = super().lookup(person, at)
+        if reading is not None:
+            return reading
+        bucket = int(hashlib.sha256((person.id_number_hash or str(person.pk)).encode()).hexdigest()[:8], 16) % 100
+        return HealthCodeReading("red" if bucket == 0 else "yellow" if bucket <= 4 else "green", self.source, at)
+
+
 class HttpJsonProvider:
     """POST {"id_number_hash": "<hex HMAC>", "at": "<ISO time>"} to `url` (bearer `token` if given) and read
     {"colour": "green|yellow|red" (or "color"), "observed_at": "<ISO time>"?, "source": "…"?}.

@@ -78,6 +78,15 @@ def test_fake_provider_answer_is_cached_for_a_few_minutes(world, make_person, in
     assert fake.calls == 3
 
 
+def test_demo_provider_gives_everyone_a_stable_mostly_green_colour(world, make_person):
+    provider = healthcodes.DemoProvider(colours={"7": "red"})
+    people = [make_person() for _ in range(30)]
+    now = timezone.now()
+    colours = [provider.lookup(p, now).colour for p in people]  # type: ignore[union-attr]
+    assert colours == [provider.lookup(p, now).colour for p in people]  # type: ignore[union-attr]
+    assert set(colours) <= {"green", "yellow", "red"} and colours.count("green") >= 20
+
+
 def test_a_failing_provider_is_reported_counted_and_backed_off(world, make_person, interface, settings, caplog):
     fake = _fake(settings, fail="查询超时")
     person, other = make_person(), make_person()
