@@ -485,10 +485,15 @@ def venue_scan(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 person = None
             if person is not None:
+                now = timezone.now()
+                # Nobody enters a colour on the phone: the interface's, if the organisation uses one (else, or when
+                # it is down, the last colour seen at a gate within a day decides, as before).
+                code = healthcodes.consult(person, now).colour if direction != "exit" else ""
                 scan, _replay = services.scan_record(
                     actor=request.user if member else "扫码登记", venues=Venue.objects.filter(pk=venue.pk),
                     people=Person.objects.filter(pk=person.pk), venue_id=venue.pk, person_id=person.pk,
-                    direction="exit" if direction == "exit" else "entry", at=timezone.now(), device_id="phone",
+                    direction="exit" if direction == "exit" else "entry", at=now, device_id="phone",
+                    health_code=code,
                 )
                 inside, state = capacity.after_admit(scan)
                 return render(request, "access/venue_scan.html", {"venue": venue, "scan": scan, "person": person,

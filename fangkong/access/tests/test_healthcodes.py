@@ -271,3 +271,20 @@ def test_console_manual_organisation_shows_nothing_and_scope_holds(client, world
     healthcodes.setting_provider_update(organization=world.factory, actor=world.admin, health_code_provider="interface")
     assert client.get(reverse("access:gate_health_code"), {"person": other.pk}).content.decode().strip() == ""
     assert fake.calls == 0
+
+
+def test_phone_scan_uses_the_interface_colour(client, world, gate_venue, make_person, interface, settings):
+    from fangkong.people.models import Person
+
+    person = make_person(name="冯职工")
+    Person.objects.filter(pk=person.pk).update(user=world.bob)
+    _fake(settings, colours={person.pk: "yellow"})
+    client.force_login(world.bob)
+    url = reverse("access:venue_scan", args=[services.venue_token(gate_venue)])
+    html = client.post(url, {"direction": "entry"}).content.decode()
+    assert "fk-decision refuse" in html and "黄码" in html
+    assert Scan.objects.get().health_code == "yellow"
+    # Leaving is never refused and asks nobody.
+    settings.FANGKONG_HEALTH_CODE_OPTIONS = {"fail": "查询超时"}
+    client.post(url, {"direction": "exit"})
+    assert healthcodes.stats["failures"] == 0
