@@ -39,13 +39,18 @@ def _cursor() -> psycopg.Cursor[Any]:
     return psycopg.Cursor(raw)
 
 
-def _execute(cur: psycopg.Cursor[Any], sql: str, params: Sequence[Any] | Mapping[str, Any]) -> None:
+def _execute(cur: psycopg.Cursor[Any], sql: str, params: Sequence[Any] | Mapping[str, Any],
+             prepare: bool | None = None) -> None:
+    # Django's error wrapper: psycopg's errors surface as django.db's (IntegrityError …), as from any cursor.
+    prepare = PREPARE if prepare is None else prepare and PREPARE
     if not connection.queries_logged:
-        cur.execute(sql, params, prepare=PREPARE)
+        with connection.wrap_database_errors:
+            cur.execute(sql, params, prepare=prepare)
         return
     started = time.monotonic()
     try:
-        cur.execute(sql, params, prepare=PREPARE)
+        with connection.wrap_database_errors:
+            cur.execute(sql, params, prepare=prepare)
     finally:
         connection.queries_log.append({"sql": f"{sql.strip()} -- {params!r}",
                                        "time": f"{time.monotonic() - started:.3f}"})
@@ -58,7 +63,17 @@ def fetch_one(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[Any,
         return cur.fetchone()
 
 
-def fetch_all(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
+def fetch_all(sql: str, params: Sequence[Any] | Mapping[str, Any], *, prepare: bool = True
+              ) -> list[tuple[Any, ...]]:
+    """All rows of one statement. `prepare=False` still binds server-side (large arrays are sent as arrays, not
+    quoted into the text), without keeping a prepared statement for a text that varies."""
     with _cursor() as cur:
-        _execute(cur, sql, params)
+        _execute(cur, sql, params, prepare)
         return cur.fetchall()
+
+
+def execute(sql: str, params: Sequence[Any] | Mapping[str, Any], *, prepare: bool = True) -> int:
+    """Run one statement for its effect; returns the row count."""
+    with _cursor() as cur:
+        _execute(cur, sql, params, prepare)
+        return cur.rowcount
