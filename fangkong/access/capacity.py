@@ -113,8 +113,13 @@ def _delay() -> float:
 
 
 def _enqueue(ids: list[int], delay: float) -> None:
+    """On commit (a rolled-back transaction queues nothing and leaves no pending mark behind)."""
     from fangkong.access.tasks import capacity_alerts
 
+    now = time.monotonic()
+    with _due_lock:
+        for i in ids:
+            _due[i] = now + delay
     if delay > 0:
         capacity_alerts.schedule((ids,), delay=delay)
     else:
@@ -139,8 +144,6 @@ def queue_alerts(scans: Iterable[Any]) -> list[int]:
         if len(_due) > 10_000:
             for key in [k for k, due in _due.items() if due < now]:
                 del _due[key]
-        for i in fresh:
-            _due[i] = now + delay
     if fresh:
         transaction.on_commit(lambda: _enqueue(fresh, delay))
     return fresh

@@ -127,3 +127,25 @@ def test_a_busy_venue_queues_one_delayed_check_not_one_per_scan(world, gate_venu
     with django_capture_on_commit_callbacks(execute=True):
         assert capacity.queue_alerts(_enter(gate_venue, people[2:])) == [gate_venue.pk]
     assert len(scheduled) == 2
+
+
+def test_a_rolled_back_transaction_leaves_no_pending_check(world, gate_venue, make_person, monkeypatch):
+    from django.db import transaction
+
+    from fangkong.access import tasks
+
+    scheduled: list[Any] = []
+    monkeypatch.setattr(capacity, "_delay", lambda: 5.0)
+    monkeypatch.setattr(tasks.capacity_alerts, "schedule", lambda args, delay: scheduled.append(args))
+    monkeypatch.setattr(capacity, "_due", {})
+    person = make_person()
+    scans = _enter(gate_venue, [person])
+
+    class Retry(Exception):
+        pass
+
+    with pytest.raises(Retry), transaction.atomic():  # e.g. the scan path's retry after a replayed client key
+        assert capacity.queue_alerts(scans) == [gate_venue.pk]
+        raise Retry
+    assert capacity._due == {} and scheduled == []
+    assert capacity.queue_alerts(scans) == [gate_venue.pk]  # the retry queues again
