@@ -25,7 +25,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from fangkong.access import rules
+from fangkong.access import capacity, rules
 from fangkong.access.models import Scan, Venue
 from fangkong.access.services import (
     HEALTH_CODE_REFRESH,
@@ -214,4 +214,5 @@ def scan_entry_common(item: ScanInput, *, actor: Any, perm: str, now: datetime |
         client_key=params["key"], recorded_by=recorder, decision=decision.value, reasons=reasons, created_at=now,
     )
     scan._state.adding = False
+    capacity.queue_alerts([scan])  # no query: a task after commit, for venues with a capacity
     return scan, False

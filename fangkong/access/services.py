@@ -21,7 +21,7 @@ from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 
-from fangkong.access import rules
+from fangkong.access import capacity, rules
 from fangkong.access.models import AccessSetting, PassCode, Scan, VehiclePass, Venue, Visit
 from fangkong.core import authcache, crypto, fastsql
 from fangkong.core.audit import audit_record
@@ -531,6 +531,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
 
     if new_scans:
         _insert_scans([s for _, s in new_scans])
+        capacity.queue_alerts(s for _, s in new_scans)  # no query: a task after commit, for venues with a capacity
     if codes_seen:
         people_set_health_codes(observations=codes_seen, actor=actor)
     if closed_existing:

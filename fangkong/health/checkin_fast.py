@@ -43,12 +43,17 @@ class CommonCheckin:
     created: bool  # False: the client key was seen before and nothing new was stored
 
 
-# Table and column names are fixed by the migrations; spelled out so the statement is one constant text.
+# Table and column names are fixed by the migrations; spelled out so the statement is one constant text. It is
+# prepared, so after a few runs PostgreSQL may keep a generic plan (no parameter values known): every lookup is an
+# equality on a unique or leading index column (the person by user_id alone, materialized, then the guards; the
+# obligation by kind, subject_type, subject_id), and the obligation takes
+# the new check-in's ids as scalar subqueries, so no plan can scan a whole organisation or every open obligation.
 _SQL = """
-WITH p AS (
-    SELECT id, organization_id, unit_id, name FROM people_person
-    WHERE user_id = %(user)s AND is_active AND organization_id = %(org)s AND measure_kind = ''
-    ORDER BY id LIMIT 1
+WITH u AS MATERIALIZED (
+    SELECT id, organization_id, unit_id, name, is_active, measure_kind FROM people_person WHERE user_id = %(user)s
+), p AS (
+    SELECT id, organization_id, unit_id, name FROM u
+    WHERE is_active AND organization_id = %(org)s AND measure_kind = ''
 ), c AS (
     INSERT INTO health_checkin (person_id, organization_id, unit_id, date, slot, temperature, symptoms, region_id,
                                 note, abnormal, proxy, submitted_by_id, submitted_at, client_key, device_id, ip)
@@ -58,11 +63,10 @@ WITH p AS (
     ON CONFLICT DO NOTHING
     RETURNING id, person_id
 ), o AS (
-    UPDATE obligations_obligation o SET status = %(fulfilled)s, evidence_type = 'health.checkin', evidence_id = c.id,
-           abnormal = false, fulfilled_at = %(now)s
-    FROM c
-    WHERE o.kind = 'checkin' AND o.subject_type = 'person' AND o.subject_id = c.person_id AND o.day = %(day)s
-      AND o.status IN (%(due)s, %(overdue)s)
+    UPDATE obligations_obligation o SET status = %(fulfilled)s, evidence_type = 'health.checkin',
+           evidence_id = (SELECT id FROM c), abnormal = false, fulfilled_at = %(now)s
+    WHERE o.kind = 'checkin' AND o.subject_type = 'person' AND o.subject_id = (SELECT person_id FROM c)
+      AND o.day = %(day)s AND o.status IN (%(due)s, %(overdue)s)
     RETURNING 1
 )
 SELECT p.id, p.organization_id, p.unit_id, p.name, c.id FROM p LEFT JOIN c ON true

@@ -156,3 +156,39 @@ def test_back_dated_or_for_others_is_the_general_path(client, ann, taken):
     r = post(client, ann.user, {"temperature": "36.5", "person_id": ann.pk})
     assert r.status_code == 201
     assert taken == [None]  # the back-dated one; the second never asked (a person_id is the general path)
+
+
+def _generic_plan(sql: str, values: dict[str, str]) -> str:
+    """EXPLAIN of `sql` as PostgreSQL runs a prepared statement once it keeps a generic plan (no values known)."""
+    import re
+
+    from django.db import connection
+
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    text = re.sub(r"%\((\w+)\)s", number, sql)
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cur.execute(f"PREPARE generic_probe AS {text}")
+        cur.execute(f"EXPLAIN EXECUTE generic_probe({', '.join(values[n] for n in names)})")
+        plan = "\n".join(row[0] for row in cur.fetchall())
+        cur.execute("DEALLOCATE generic_probe")
+    return plan
+
+
+def test_the_prepared_statement_keeps_index_lookups_under_a_generic_plan(ann):
+    """After a few executions PostgreSQL may reuse one generic plan for every caller: it must still find the person
+    by user id and the obligation by (kind, subject), never by scanning an organisation or every open obligation."""
+    plan = _generic_plan(checkin_fast._SQL, {
+        "user": "1", "org": "1", "day": "'2021-11-10'", "temp": "36.5", "note": "''", "now": "now()",
+        "key": "'k'", "device": "'d'", "ip": "NULL", "fulfilled": "'fulfilled'", "due": "'due'",
+        "overdue": "'overdue'",
+    })
+    assert "people_person_user_id_key" in plan, plan
+    assert "obligation_unique_window" in plan and "subject_id = $" in plan, plan
+    assert "Seq Scan" not in plan, plan
