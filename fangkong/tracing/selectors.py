@@ -27,6 +27,7 @@ from fangkong.tracing.models import Case, Contact
 # its venue's entries through the covering partial index scan_presence_venue (venue_id, at) INCLUDE (left_at,
 # person_id), an index-only range scan: an entry can overlap [s, e) by `thr` minutes only if it started after
 # s − the venue's maximum stay (no presence is longer) and no later than e − thr.
+#
 # `idx` is the windows (wid: window number, gid: group number, pid: person, ws/we: window). `mine` is their own
 # presences clipped to the window, a handful per window, each read through scan_presence_person; OFFSET 0 keeps the
 # lateral subqueries as parameterized index probes whatever the planner estimates for the unnested arrays.
