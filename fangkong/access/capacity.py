@@ -3,9 +3,10 @@ decision; venues scanned only by phones (meeting rooms, canteens) have nobody wa
 capacity there also tells the organisation's prevention office, once an hour per venue.
 
 Scans recorded through the API (gate hardware, offline gates uploading a batch) are checked after the request, in
-a task (`queue_alerts` → `tasks.capacity_alerts` → `alert_full_venues`): one occupancy query for all the venues a
-batch touched, so the request does not wait and a 1,000-scan batch does not count 1,000 times. The task runs a few
-seconds later, and a busy venue queues one check per few seconds per process, not one per scan.
+a task (`queue_alerts` → `tasks.capacity_alerts` → `sweep` → `alert_full_venues`): one occupancy query for every
+venue with someone inside, so the request does not wait and a 1,000-scan batch does not count 1,000 times. The task
+runs a few seconds later, and a busy process queues one sweep every few seconds, not one per scan or per venue (a
+task per venue was a queue write on nearly every scan of a busy site).
 
 No module-level import of `services`: services may import this module to queue the check.
 """
@@ -95,13 +96,30 @@ def alert_full_venues(venue_ids: Iterable[int], now: datetime | None = None) -> 
     return alerted
 
 
-# A venue's check runs this long after the scan that queued it, and scans meanwhile (in this process) queue no other:
-# a busy gate costs one task per venue every few seconds, not one per scan, and the check still runs after them.
+def sweep(now: datetime | None = None) -> list[int]:
+    """Alert every full venue that has someone inside: the venues with a capacity among the open admitted entries
+    (a small partial index, `scan_open_entries`), then `alert_full_venues`. Returns the ids alerted."""
+    from datetime import timedelta
+
+    from django.db.models import Max
+
+    now = now or timezone.now()
+    longest = Venue.objects.filter(capacity__gt=0).aggregate(m=Max("max_stay_minutes"))["m"]
+    if not longest:
+        return []
+    ids = (Scan.objects.filter(direction="entry", decision="admit", left_at__isnull=True, venue__capacity__gt=0,
+                               at__gte=now - timedelta(minutes=longest), at__lte=now)
+           .values_list("venue_id", flat=True).distinct())
+    return alert_full_venues(list(ids), now)
+
+
+# A sweep runs this long after the scan that queued it, and scans in this process meanwhile queue no other: a busy
+# process costs one task every few seconds, however many venues and scans, and the sweep still runs after them.
 CHECK_DELAY = 5.0  # seconds; settings.FANGKONG_CAPACITY_CHECK_DELAY
-# A pending check is reused only if it runs at least this long after the scan (its transaction must commit first).
+# A pending sweep covers a scan only if it runs at least this long after it (the scan's transaction must commit).
 _MARGIN = 1.0
-_due: dict[int, float] = {}  # venue id → time.monotonic() when this process's queued check for it runs
-_due_lock = threading.Lock()
+_sweep_at = 0.0  # time.monotonic() when this process's queued sweep runs
+_lock = threading.Lock()
 
 
 def _delay() -> float:
@@ -112,38 +130,39 @@ def _delay() -> float:
     return float(getattr(settings, "FANGKONG_CAPACITY_CHECK_DELAY", CHECK_DELAY))
 
 
-def _enqueue(ids: list[int], delay: float) -> None:
+def _covered(now: float) -> bool:
+    return _sweep_at - now >= _MARGIN
+
+
+def _enqueue(delay: float) -> None:
     """On commit (a rolled-back transaction queues nothing and leaves no pending mark behind)."""
+    global _sweep_at
     from fangkong.access.tasks import capacity_alerts
 
-    now = time.monotonic()
-    with _due_lock:
-        for i in ids:
-            _due[i] = now + delay
+    with _lock:
+        now = time.monotonic()
+        if _covered(now):  # another thread of this process queued one meanwhile
+            return
+        _sweep_at = now + delay
     if delay > 0:
-        capacity_alerts.schedule((ids,), delay=delay)
+        capacity_alerts.schedule((None,), delay=delay)
     else:
-        capacity_alerts(ids)
+        capacity_alerts(None)
 
 
 def queue_alerts(scans: Iterable[Any]) -> list[int]:
-    """After storing scans: queue the capacity check for the venues with a capacity that got an admitted entry.
+    """After storing scans: make sure a capacity sweep runs after them when one admitted someone into a venue with a
+    capacity. Returns those venues' ids when this call queued the sweep, [] when none was needed or one was pending.
 
-    Costs the request no query: a loop over the scans it already has (their `venue` is loaded; a scan without it
-    is passed on and the task looks at the venue) and, only when such a venue has no check pending in this process,
-    one task queued (delayed by CHECK_DELAY) when the transaction commits. Returns the venue ids queued.
+    Costs the request no query and, on a busy process, no task either: a loop over the scans it already has (their
+    `venue` is loaded; a scan without it counts as a venue with a capacity), then at most one task per CHECK_DELAY
+    seconds per process, queued when the transaction commits. The task sweeps every venue with someone inside, so
+    the scans this process stored while a sweep was pending are covered by it.
     """
     ids = sorted({s.venue_id for s in scans if s is not None and s.direction == "entry" and s.decision == "admit"
                   and (not Scan.venue.is_cached(s) or s.venue.capacity)})  # never a query for the venue here
-    if not ids:
+    if not ids or _covered(time.monotonic()):
         return []
     delay = _delay()
-    now = time.monotonic()
-    with _due_lock:
-        fresh = [i for i in ids if _due.get(i, 0.0) - now < _MARGIN]
-        if len(_due) > 10_000:
-            for key in [k for k, due in _due.items() if due < now]:
-                del _due[key]
-    if fresh:
-        transaction.on_commit(lambda: _enqueue(fresh, delay))
-    return fresh
+    transaction.on_commit(lambda: _enqueue(delay))
+    return ids

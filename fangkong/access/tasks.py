@@ -16,6 +16,6 @@ def close_overdue_entries() -> int:
 
 
 @db_task()
-def capacity_alerts(venue_ids: list[int]) -> list[int]:
-    """Queued by `capacity.queue_alerts` when stored scans admitted someone into venues with a capacity."""
-    return capacity.alert_full_venues(venue_ids)
+def capacity_alerts(venue_ids: list[int] | None = None) -> list[int]:
+    """Queued by `capacity.queue_alerts` (None: sweep every venue with someone inside), or for given venues."""
+    return capacity.sweep() if venue_ids is None else capacity.alert_full_venues(venue_ids)

@@ -16,6 +16,12 @@ from fangkong.access.models import Scan, Venue
 from fangkong.notify.models import Notification
 
 
+@pytest.fixture(autouse=True)
+def _no_pending_sweep(monkeypatch):
+    """Each test starts without a sweep pending in this process (and leaves none behind for later tests)."""
+    monkeypatch.setattr(capacity, "_sweep_at", 0.0)
+
+
 def _enter(venue: Venue, people: list[Any], at: Any = None, **extra: Any) -> list[Scan]:
     at = at or timezone.now() - timedelta(minutes=1)
     results = services.scans_record(
@@ -117,30 +123,43 @@ def test_api_single_scans_raise_the_capacity_alert(world, gate_venue, make_perso
     assert Notification.objects.filter(event="access.capacity", recipient=world.alice).count() == 1
 
 
-def test_a_busy_venue_queues_one_delayed_check_not_one_per_scan(world, gate_venue, make_person, monkeypatch,
-                                                                 django_capture_on_commit_callbacks):
+def test_a_busy_process_queues_one_delayed_sweep_not_one_per_scan(world, gate_venue, make_person, monkeypatch,
+                                                                   django_capture_on_commit_callbacks):
     from fangkong.access import tasks
 
     scheduled: list[tuple[Any, float]] = []
     monkeypatch.setattr(capacity, "_delay", lambda: 5.0)  # as with a real consumer (tests run Huey immediately)
     monkeypatch.setattr(tasks.capacity_alerts, "schedule", lambda args, delay: scheduled.append((args, delay)))
-    monkeypatch.setattr(capacity, "_due", {})
-    people = [make_person() for _ in range(3)]
+    hall = services.venue_create(organization=world.factory, actor=world.admin, name="会议室", kind="meeting_room",
+                                 capacity=2)
+    people = [make_person() for _ in range(4)]
     with django_capture_on_commit_callbacks(execute=True):
-        _enter(gate_venue, people[:1])  # scans_record queues the check itself
-    assert scheduled == [(([gate_venue.pk],), 5.0)]
+        _enter(gate_venue, people[:1])  # scans_record queues the sweep itself
+    assert scheduled == [((None,), 5.0)]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        second = _enter(gate_venue, people[1:2])
-        assert capacity.queue_alerts(second) == []  # the pending check runs after this scan anyway
+        second = _enter(hall, people[1:2])  # another venue: covered by the same pending sweep
+        assert capacity.queue_alerts(second) == []
     assert callbacks == [] and len(scheduled) == 1
-    # A pending check about to run (less than the commit margin away) no longer covers a new scan.
-    capacity._due[gate_venue.pk] -= 4.5
+    # A pending sweep about to run (less than the commit margin away) no longer covers a new scan.
+    monkeypatch.setattr(capacity, "_sweep_at", capacity._sweep_at - 4.5)
     with django_capture_on_commit_callbacks(execute=True):
-        _enter(gate_venue, people[2:])
+        _enter(gate_venue, people[2:3])
     assert len(scheduled) == 2
 
 
-def test_a_rolled_back_transaction_leaves_no_pending_check(world, gate_venue, make_person, monkeypatch):
+def test_the_sweep_alerts_every_full_venue_with_someone_inside(world, gate_venue, make_person):
+    hall = services.venue_create(organization=world.factory, actor=world.admin, name="会议室", kind="meeting_room",
+                                 capacity=2)
+    free = services.venue_create(organization=world.factory, actor=world.admin, name="仓库", kind="other")
+    people = [make_person() for _ in range(3)]
+    _enter(hall, people[:2])  # full
+    _enter(gate_venue, people[:1])  # 1 of 3
+    _enter(free, people)  # no capacity
+    assert capacity.sweep() == [hall.pk]
+    assert capacity.sweep() == []  # once an hour
+
+
+def test_a_rolled_back_transaction_leaves_no_pending_sweep(world, gate_venue, make_person, monkeypatch):
     from django.db import transaction
 
     from fangkong.access import tasks
@@ -148,9 +167,8 @@ def test_a_rolled_back_transaction_leaves_no_pending_check(world, gate_venue, ma
     scheduled: list[Any] = []
     monkeypatch.setattr(capacity, "_delay", lambda: 5.0)
     monkeypatch.setattr(tasks.capacity_alerts, "schedule", lambda args, delay: scheduled.append(args))
-    monkeypatch.setattr(capacity, "_due", {})
     person = make_person()
-    scans = _enter(gate_venue, [person])
+    scans = _enter(gate_venue, [person])  # its own on-commit queueing never runs inside the test's transaction
 
     class Retry(Exception):
         pass
@@ -158,5 +176,5 @@ def test_a_rolled_back_transaction_leaves_no_pending_check(world, gate_venue, ma
     with pytest.raises(Retry), transaction.atomic():  # e.g. the scan path's retry after a replayed client key
         assert capacity.queue_alerts(scans) == [gate_venue.pk]
         raise Retry
-    assert capacity._due == {} and scheduled == []
+    assert capacity._sweep_at == 0.0 and scheduled == []
     assert capacity.queue_alerts(scans) == [gate_venue.pk]  # the retry queues again
