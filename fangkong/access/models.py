@@ -120,7 +120,9 @@ class Scan(models.Model):
     left_at = models.DateTimeField(_("离开时间"), null=True, blank=True)
     estimated_exit = models.BooleanField(_("离开时间为推定"), default=False)
     # On exits: the entry the exit closed.
-    entry = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed only where set (exits): a plain FK index took an entry for every one of the ~98 % of rows without one.
+    entry = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
     # Not indexed: only deleting a user reads by it (users are deactivated, not deleted), and it would cost an index
     # entry on every scan.
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -137,6 +139,7 @@ class Scan(models.Model):
             models.Index(fields=["venue", "at"], name="scan_venue_at"),
             models.Index(fields=["person", "at"], name="scan_person_at"),
             models.Index(fields=["organization", "at"], name="scan_org_at"),
+            models.Index(fields=["entry"], name="scan_exit_entry", condition=Q(entry__isnull=False)),
             # Open intervals: occupancy and the closing task read only these.
             models.Index(fields=["venue", "at"], name="scan_open_entries",
                          condition=Q(direction="entry", decision="admit", left_at__isnull=True)),
