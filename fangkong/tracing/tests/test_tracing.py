@@ -157,10 +157,14 @@ def test_secondary_query_agrees_with_rules_per_close_contact(world, make_person,
     once with the evidence of the lowest-numbered close contact who met them, as rules.co_present per contact does;
     the case's own close contacts and the excluded people (the case) are never secondary contacts."""
     rng = random.Random(11)
+    # Some starts off the whole second: the evidence rendered by the server must read as Python's isoformat().
+    fractions = random.Random(12)
     people = [make_person(name=f"S{i}") for i in range(30)]
     kinds = [venues["canteen"], venues["meeting"], venues["gate"], venues["workshop"]]
     for _ in range(500):
-        start = at(rng.randrange(0, 3 * 24 * 60))
+        start = at(rng.randrange(0, 3 * 24 * 60)) + fractions.choice(
+            [timedelta(0), timedelta(0), timedelta(seconds=fractions.randrange(60)),
+             timedelta(microseconds=fractions.randrange(1, 60_000_000))])
         length = rng.choice([None, rng.randrange(1, 90), rng.randrange(100, 900)])
         scan(rng.choice(people), rng.choice(kinds), start, None if length is None else start + timedelta(minutes=length))
     groups: list[list[selectors.IndexWindow]] = []
@@ -187,6 +191,11 @@ def test_secondary_query_agrees_with_rules_per_close_contact(world, make_person,
         assert all(e.person_id == via for via, items in sql[g].values() for e in items)
         found += len(got)
     assert found > 10 and sql[3] == {}
+    # The same answer rendered as services stores it (ISO text and minutes made by the server, sorted).
+    rendered = selectors.secondary_evidence(groups, thresholds, exclude)
+    assert rendered == [{other: (via, selectors.evidence_dicts(items)) for other, (via, items) in met.items()}
+                        for met in sql]
+    assert any("." in e["from"] for met in rendered for _via, items in met.values() for e in items)
 
 
 @pytest.mark.django_db
