@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.health import rules
@@ -20,8 +22,16 @@ def _style(form: forms.BaseForm) -> None:
         widget.attrs.setdefault("class", css)
 
 
-def symptom_choices(codes: list[str] | None = None) -> list[tuple[str, str]]:
-    return [(c, rules.SYMPTOMS[c][0]) for c in (codes or rules.DEFAULT_SYMPTOMS) if c in rules.SYMPTOMS]
+def _symptom_label(code: str) -> str:
+    return rules.symptom_labels([code], get_language() or "zh-hans")[0]
+
+
+# Evaluated when rendered, in the request's language: the class-level choices below are built once at import.
+_lazy_symptom_label = lazy(_symptom_label, str)
+
+
+def symptom_choices(codes: list[str] | None = None) -> list[tuple[str, Any]]:
+    return [(c, _lazy_symptom_label(c)) for c in (codes or rules.DEFAULT_SYMPTOMS) if c in rules.SYMPTOMS]
 
 
 class CheckinForm(forms.Form):

@@ -226,3 +226,13 @@ def test_absence_page_registers_and_warns(client, world, setup, make_person):
     r = client.post("/health/absences/new/", {"person": setup["far"].pk, "started_on": date.today().isoformat(),
                                               "reason": "发热"})
     assert "不在您的管理范围" in r.content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_symptom_labels_follow_the_request_language(client, world, setup):
+    """The symptom check boxes are built once at import; their labels must still be those of each request."""
+    client.force_login(setup["ann_user"])
+    zh = client.get("/health/checkin/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    en = client.get("/health/checkin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "干咳" in zh and "Dry cough" not in zh
+    assert "Dry cough" in en and "干咳" not in en
