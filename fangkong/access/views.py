@@ -276,7 +276,8 @@ def _today_visits(request: HttpRequest) -> Any:
 
 @requires("scans.create")
 def gate(request: HttpRequest) -> HttpResponse:
-    venues = list(_gate_venues(request))
+    # Gates first: the console is for gatekeepers, and the first venue is the one preselected.
+    venues = sorted(_gate_venues(request), key=lambda v: (v.kind != Venue.Kind.GATE, v.name))
     return render(request, "access/gate.html", {
         "venues": venues, "form": forms.GateScanForm(initial={"venue": request.GET.get("venue")}),
         "walkin": forms.WalkInForm(), "visits": _today_visits(request).exclude(walk_in=True),
