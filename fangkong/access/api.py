@@ -18,6 +18,7 @@ from fangkong.access import scan_fast, selectors, services, visitors
 from fangkong.access.models import Scan, VehiclePass, Venue, Visit
 from fangkong.core.access import api_permission
 from fangkong.core.api_support import paginate
+from fangkong.core.validation_messages import pydantic_message
 from fangkong.people.models import Person
 from fangkong.tenancy.models import Organization
 
@@ -149,7 +150,7 @@ def create_scans_batch(request: HttpRequest, data: BatchIn) -> Any:
         except ValidationError as exc:
             errors: dict[str, list[str]] = {}
             for err in exc.errors():
-                errors.setdefault(".".join(str(p) for p in err["loc"]) or "item", []).append(err["msg"])
+                errors.setdefault(".".join(str(p) for p in err["loc"]) or "item", []).append(pydantic_message(err))
             first_field, first_msgs = next(iter(errors.items()))
             failures.append({"index": index, "ok": False, "message": f"第 {index + 1} 条，{first_field}：{first_msgs[0]}",
                              "errors": errors})

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -14,6 +15,7 @@ from ninja.security import HttpBearer, django_auth
 
 from fangkong.core.errors import ServiceError
 from fangkong.core.tokens import token_user
+from fangkong.core.validation_messages import pydantic_message
 
 
 class BearerToken(HttpBearer):
@@ -52,9 +54,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
         errors: dict[str, list[str]] = {}
         for err in exc.errors:
-            errors.setdefault(_loc_to_field(list(err.get("loc", []))), []).append(str(err.get("msg", "")))
+            errors.setdefault(_loc_to_field(list(err.get("loc", []))), []).append(pydantic_message(err))
         first = next(iter(errors.items()), ("body", ["invalid"]))
-        return error_response(api, request, 422, f"输入有误：{first[0]}：{first[1][0]}", errors)
+        return error_response(api, request, 422, _("输入有误：%(field)s：%(message)s") % {
+            "field": first[0], "message": first[1][0]}, errors)
 
     @api.exception_handler(DjangoValidationError)
     def django_validation_error(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:

@@ -1,0 +1,32 @@
+"""Validation errors of the API speak the caller's language, not pydantic's English."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from fangkong.core.validation_messages import pydantic_message
+
+pytestmark = pytest.mark.django_db
+
+
+def test_common_pydantic_errors_get_our_sentence_and_others_keep_theirs():
+    assert pydantic_message({"type": "int_parsing", "msg": "Input should be a valid integer"}) == "应为整数"
+    assert pydantic_message({"type": "literal_error", "ctx": {"expected": "'entry' or 'exit'"}}) == \
+        "应为以下之一：'entry' or 'exit'"
+    assert pydantic_message({"type": "something_new", "msg": "as pydantic says"}) == "as pydantic says"
+
+
+def test_single_and_batch_scan_errors_in_chinese_and_english(world, gate_venue, make_person, api, client):
+    person = make_person()
+    caller = api(world.alice)
+    r = caller.post("/scans", {"venue_id": gate_venue.pk, "person_id": "x", "at": "soon"})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["errors"]["person_id"] == ["应为整数"] and body["errors"]["at"][0].startswith("应为时间")
+    assert "输入有误" in body["message"]
+    items = [{"venue_id": gate_venue.pk, "person_id": person.pk, "at": timezone.now().isoformat(), "direction": "in"}]
+    batch = client.post("/api/v1/scans/batch", {"items": items}, content_type="application/json",
+                        HTTP_AUTHORIZATION=f"Bearer {caller.raw}", HTTP_ACCEPT_LANGUAGE="en")
+    item = batch.json()["results"][0]
+    assert not item["ok"] and item["errors"]["direction"] == ["must be one of: 'entry' or 'exit'"], item
