@@ -63,10 +63,14 @@ def members(n: int) -> list[str]:
     return tokens
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, server_threads: int = 1) -> subprocess.Popen:
     env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    # Threads per worker (gunicorn's gthread class, as docs/deployment.md runs it): a request waiting on PostgreSQL
+    # does not hold a whole process; 1 = sync workers, one request per process at a time.
+    threading_args = ["--worker-class", "gthread", "--threads", str(server_threads)] if server_threads > 1 else []
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", str(workers), *threading_args,
+         "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "--access-logfile", "-" if env.get("BENCH_ACCESS_LOG") else "/dev/null"],
         cwd=ROOT, env=env, start_new_session=True,
     )
@@ -117,6 +121,7 @@ def drive(port: int, threads: int, seconds: float, make_request) -> tuple[int, i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--server-threads", type=int, default=1, help="gunicorn threads per worker (1: sync)")
     parser.add_argument("--threads", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--users", type=int, default=200)
@@ -124,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     prepare_database()
     tokens = members(args.users)
-    proc = start_server(args.port, args.workers)
+    proc = start_server(args.port, args.workers, args.server_threads)
     try:
         def ping(rng):
             return "GET", "/api/v1/ping", None, {}, (200,)
@@ -142,7 +147,7 @@ def main() -> None:
             ok, bad, elapsed = drive(args.port, args.threads, args.seconds, fn)
             results[label] = ok / elapsed
             say(f"{label:8s} {ok / elapsed:8.1f} req/s  ({ok} ok, {bad} errors, {args.threads} threads, "
-                f"{args.workers} gunicorn workers, {elapsed:.1f} s)")
+                f"{args.workers} gunicorn workers × {args.server_threads} threads, {elapsed:.1f} s)")
         ratio = results["checkin"] / results["ping"]
         say(f"ratio checkin/ping: {ratio:.2f} (goal ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
     finally:
