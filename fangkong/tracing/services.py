@@ -330,7 +330,7 @@ def find_contacts_many(*, cases: Sequence[Case], params: Mapping[int, Mapping[st
     """Contacts of many cases with a fixed number of queries whatever their number: one co-presence query per set of
     thresholds for all windows, one per group rule (same team on shift days, dormitory room, household, meeting),
     one for the manual contacts, one for the quarantine starts and one co-presence query for every close contact's
-    secondary window. A case that cannot be traced (no onset nor sample date) gets its ServiceError instead."""
+    secondary window (one per ≈ 400 close contacts, sent together in pipeline mode). A case that cannot be traced (no onset nor sample date) gets its ServiceError instead."""
     with selectors.gc_paused():
         return _find_contacts_many(cases=cases, params=params, now=now)
 

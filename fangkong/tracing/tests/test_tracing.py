@@ -152,7 +152,7 @@ def test_sql_agrees_with_rules_on_generated_scans(world, make_person, venues, sc
 
 
 @pytest.mark.django_db
-def test_secondary_query_agrees_with_rules_per_close_contact(world, make_person, venues, scan):
+def test_secondary_query_agrees_with_rules_per_close_contact(world, make_person, venues, scan, monkeypatch):
     """secondary_co_presence (one statement for several cases' close contacts) gives, per case, each other person
     once with the evidence of the lowest-numbered close contact who met them, as rules.co_present per contact does;
     the case's own close contacts and the excluded people (the case) are never secondary contacts."""
@@ -196,6 +196,9 @@ def test_secondary_query_agrees_with_rules_per_close_contact(world, make_person,
     assert rendered == [{other: (via, selectors.evidence_dicts(items)) for other, (via, items) in met.items()}
                         for met in sql]
     assert any("." in e["from"] for met in rendered for _via, items in met.values() for e in items)
+    # One statement per group, pipelined, gives the same answer.
+    monkeypatch.setattr(selectors, "SECONDARY_CHUNK", 1)
+    assert selectors.secondary_evidence(groups, thresholds, exclude) == rendered
 
 
 @pytest.mark.django_db
