@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fangkong.core import crypto
@@ -453,22 +453,8 @@ def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None
         case=case, params=clean, window_start=start, window_end=end, started_at=now,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    ContactFinding.objects.bulk_create([
-        ContactFinding(snapshot=snapshot, person_id=pid, degree=e["degree"], via_person_id=e["via"],
-                       evidence=e["evidence"], is_new=pid not in before)
-        for pid, e in found.items()
-    ], batch_size=2000)
-    rows = []
-    for pid, e in found.items():
-        first, last = _span(e["evidence"])
-        rows.append(Contact(case=case, person_id=pid, degree=e["degree"], via_person_id=e["via"],
-                            evidence=e["evidence"], first_exposure_at=first, last_exposure_at=last,
-                            first_snapshot=snapshot, last_snapshot=snapshot, is_new=pid not in before))
-    Contact.objects.bulk_create(
-        rows, batch_size=2000, update_conflicts=True, unique_fields=["case", "person"],
-        update_fields=["degree", "via_person", "evidence", "first_exposure_at", "last_exposure_at", "last_snapshot",
-                       "is_new"],
-    )
+    write = _write_contacts_pg if connection.vendor == "postgresql" else _write_contacts_orm
+    write(case=case, snapshot=snapshot, found=found, before=before)
     # Contacts the new computation no longer finds (a narrower window, corrected scans) stop being contacts; their
     # findings stay in the earlier snapshots.
     Contact.objects.filter(case=case).exclude(person_id__in=list(found)).delete()
@@ -488,6 +474,63 @@ def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None
                      "counts": [None, snapshot.counts], "params": [None, clean],
                      "measures_proposed": [None, [m.pk for m in measures][:500]]})
     return snapshot
+
+
+# The findings and the contacts of a run (upserted on (case, person)) from one JSON document each: bulk_create passes
+# arrays whose every element psycopg quotes with a regular expression (the evidence is JSON full of quotes: 3.3 s of
+# a 5.4 s trace_run with 14,104 contacts).
+_FINDINGS_SQL = """
+INSERT INTO tracing_contactfinding (snapshot_id, person_id, degree, via_person_id, evidence, is_new)
+SELECT %(snapshot)s, r.p, r.d, r.v, r.e, r.n
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(p bigint, d smallint, v bigint, e jsonb, n boolean)
+"""
+_CONTACTS_SQL = """
+INSERT INTO tracing_contact (case_id, person_id, degree, via_person_id, evidence, first_exposure_at, last_exposure_at,
+                             first_snapshot_id, last_snapshot_id, is_new, found_at)
+SELECT %(case)s, r.p, r.d, r.v, r.e, r.f, r.l, %(snapshot)s, %(snapshot)s, r.n, %(now)s
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(p bigint, d smallint, v bigint, e jsonb, f timestamptz, l timestamptz,
+                                              n boolean)
+ON CONFLICT (case_id, person_id) DO UPDATE SET
+    degree = EXCLUDED.degree, via_person_id = EXCLUDED.via_person_id, evidence = EXCLUDED.evidence,
+    first_exposure_at = EXCLUDED.first_exposure_at, last_exposure_at = EXCLUDED.last_exposure_at,
+    last_snapshot_id = EXCLUDED.last_snapshot_id, is_new = EXCLUDED.is_new
+"""
+
+
+def _write_contacts_orm(*, case: Case, snapshot: TraceSnapshot, found: Mapping[int, Mapping[str, Any]],
+                        before: set[int]) -> None:
+    """The run's findings, and its contacts upserted on (case, person)."""
+    ContactFinding.objects.bulk_create([
+        ContactFinding(snapshot=snapshot, person_id=pid, degree=e["degree"], via_person_id=e["via"],
+                       evidence=e["evidence"], is_new=pid not in before)
+        for pid, e in found.items()
+    ], batch_size=2000)
+    rows = []
+    for pid, e in found.items():
+        first, last = _span(e["evidence"])
+        rows.append(Contact(case=case, person_id=pid, degree=e["degree"], via_person_id=e["via"],
+                            evidence=e["evidence"], first_exposure_at=first, last_exposure_at=last,
+                            first_snapshot=snapshot, last_snapshot=snapshot, is_new=pid not in before))
+    Contact.objects.bulk_create(
+        rows, batch_size=2000, update_conflicts=True, unique_fields=["case", "person"],
+        update_fields=["degree", "via_person", "evidence", "first_exposure_at", "last_exposure_at",
+                       "last_snapshot", "is_new"],
+    )
+
+
+def _write_contacts_pg(*, case: Case, snapshot: TraceSnapshot, found: Mapping[int, Mapping[str, Any]],
+                       before: set[int]) -> None:
+    """What `_write_contacts_orm` writes, on PostgreSQL, in two statements."""
+    findings, contacts = [], []
+    for pid, e in found.items():
+        first, last = _span(e["evidence"])
+        row = {"p": pid, "d": e["degree"], "v": e["via"], "e": e["evidence"], "n": pid not in before}
+        findings.append(row)
+        contacts.append({**row, "f": first.isoformat() if first else None, "l": last.isoformat() if last else None})
+    with connection.cursor() as cur:
+        cur.execute(_FINDINGS_SQL, {"snapshot": snapshot.pk, "rows": json.dumps(findings)})
+        cur.execute(_CONTACTS_SQL, {"case": case.pk, "snapshot": snapshot.pk, "now": timezone.now(),
+                                    "rows": json.dumps(contacts)})
 
 
 def trace_run_many(*, case_ids: Sequence[int], actor: Any, params: Mapping[str, Any] | None = None,

@@ -122,6 +122,38 @@ def test_retrace_marks_only_new_people(world, scenario, make_person, venues, sca
     assert third.params["min_minutes"]["canteen"] == 45
 
 
+def _written(case: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    contacts = list(Contact.objects.filter(case=case).order_by("person_id").values_list(
+        "person_id", "degree", "via_person_id", "evidence", "first_exposure_at", "last_exposure_at", "is_new"))
+    findings = list(ContactFinding.objects.filter(snapshot__case=case).order_by("snapshot__started_at", "person_id")
+                    .values_list("person_id", "degree", "via_person_id", "evidence", "is_new"))
+    return contacts, findings
+
+
+@pytest.mark.django_db
+def test_contacts_written_in_sql_as_by_the_orm(world, scenario, make_person, venues, scan, monkeypatch):
+    """PostgreSQL writes a run's findings and contacts from JSON documents; the rows are those bulk_create writes,
+    on a first run and on a re-run that updates, adds and removes contacts."""
+    late = make_person(name="L_late")
+
+    def runs() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        with time_machine.travel(NOW, tick=False):
+            case = _case(world, scenario["A"])
+            services.trace_run(case=case, actor=world.officer)
+            s = scan(late, venues["canteen"], at(245), at(280))
+            services.trace_run(case=case, actor=world.officer, params={"min_minutes": {"meeting_room": 30}})
+            s.delete()
+            out = _written(case)
+            case.delete()
+        return out
+
+    in_sql = runs()
+    monkeypatch.setattr(services, "_write_contacts_pg", services._write_contacts_orm)
+    by_orm = runs()
+    assert in_sql == by_orm
+    assert len(in_sql[0]) >= 5 and len(in_sql[1]) >= 10
+
+
 @pytest.mark.django_db
 def test_sql_agrees_with_rules_on_generated_scans(world, make_person, venues, scan):
     rng = random.Random(7)
