@@ -58,6 +58,7 @@ _PAIRS_SQL = """
         FROM access_scan o
         WHERE o.venue_id = m.venue_id AND o.direction = 'entry' AND o.decision = 'admit'
           AND o.at > m.s - m.ms AND o.at <= m.e - m.thr AND o.person_id <> m.pid
+          AND COALESCE(o.left_at, o.at + m.ms) >= m.s + m.thr
         OFFSET 0
     ) o
     WHERE o.t - o.f >= m.thr"""
@@ -93,10 +94,12 @@ FROM pairs p JOIN firsts USING (gid, person_id, via)
 """
 
 # The same rows with minus the whole minutes of each piece of evidence (Evidence.minutes, the sort key) computed by
-# the server.
+# the server, and from / to as UTC wall-clock timestamps: Python formats a naive datetime twice as fast as an aware
+# one (0.6 µs instead of 1.1: 3,800,000 of them for 100 cases) and appends the offset.
 _SECONDARY_RENDERED_SQL = _SECONDARY_SQL.replace(
     "SELECT p.gid, p.via, p.person_id, p.venue_id, p.f, p.t\n",
-    "SELECT p.gid, p.via, p.person_id, p.venue_id, -floor(date_part('epoch', p.t - p.f) / 60)::int, p.f, p.t\n")
+    "SELECT p.gid, p.via, p.person_id, p.venue_id, -floor(date_part('epoch', p.t - p.f) / 60)::int, "
+    "p.f AT TIME ZONE 'UTC', p.t AT TIME ZONE 'UTC'\n")
 assert _SECONDARY_RENDERED_SQL != _SECONDARY_SQL
 
 
@@ -247,7 +250,6 @@ def secondary_evidence(groups: Sequence[Sequence[IndexWindow]],
         for live in chunks:
             mine = {g for g, _w in live}
             cur = connection.cursor()
-            native_timestamps(cur)
             cur.execute(_SECONDARY_RENDERED_SQL, {
                 "pids": [w.person_id for _g, w in live], "starts": [w.start for _g, w in live],
                 "ends": [w.end for _g, w in live], "gids": [g for g, _w in live],
@@ -267,26 +269,30 @@ SECONDARY_CHUNK = 400
 
 
 def _render_secondary(rows: list[tuple[Any, ...]], out: list[dict[int, tuple[int, list[dict[str, Any]]]]]) -> None:
-    raw: dict[tuple[int, int], tuple[int, list[tuple[int, str, int, str]]]] = {}
+    raw: dict[int, dict[int, tuple[int, list[tuple[int, str, int, str]]]]] = defaultdict(dict)
     # The same instants recur (a close contact's presence bounds many pieces of evidence): each is formatted once.
     iso: dict[datetime, str] = {}
     for g, via, other, venue, neg_minutes, f, t in rows:
+        # f.isoformat() of the aware value (UTC, the session's TimeZone) is this.
         fs = iso.get(f)
         if fs is None:
-            fs = iso[f] = f.isoformat()
+            fs = iso[f] = f.isoformat() + "+00:00"
         ts = iso.get(t)
         if ts is None:
-            ts = iso[t] = t.isoformat()
-        found = raw.get((g, other))
+            ts = iso[t] = t.isoformat() + "+00:00"
+        met = raw[g]
+        found = met.get(other)
         if found is None:
-            raw[(g, other)] = (via, [(neg_minutes, fs, venue, ts)])
+            met[other] = (via, [(neg_minutes, fs, venue, ts)])
         else:
             found[1].append((neg_minutes, fs, venue, ts))
-    for (g, other), (via, items) in raw.items():
-        if len(items) > 1:
-            items.sort()
-        out[g][other] = (via, [{"kind": "co_presence", "venue_id": v, "from": f, "to": t, "minutes": -m}
-                               for m, f, v, t in items])
+    for g, met in raw.items():
+        res = out[g]
+        for other, (via, items) in met.items():
+            if len(items) > 1:
+                items.sort()
+            res[other] = (via, [{"kind": "co_presence", "venue_id": v, "from": f, "to": t, "minutes": -m}
+                                for m, f, v, t in items])
 
 
 def evidence_dicts(items: Sequence[rules.Evidence]) -> list[dict[str, Any]]:

@@ -580,14 +580,15 @@ def _propose_measures(*, case: Case, found: Mapping[int, Mapping[str, Any]], act
     venue_names = dict(Venue.objects.filter(pk__in=venue_ids).values_list("pk", "name"))
     decisions: dict[int, list[Any]] = {}
     digests: dict[int, str] = {}
+    tz = _tz()  # once: a run proposes measures for thousands of contacts
     for pid, f in facts.items():
         entry = found[pid]
         _first, last = _span(entry["evidence"])
         label = rules.case_label(case_id=case.pk, name=case.person.name, evidence=entry["evidence"][:1],
-                                 venue_names=venue_names, tz=_tz())
+                                 venue_names=venue_names, tz=tz)
         flags = dataclasses.replace(
             f.flags, contact_degree=entry["degree"],
-            last_exposure_on=timezone.localtime(last, _tz()).date() if last else on, case_label=label)
+            last_exposure_on=timezone.localtime(last, tz).date() if last else on, case_label=label)
         person_facts = dataclasses.replace(f, flags=flags)
         jid = jurisdiction_of[pid]
         if jid not in engine:
