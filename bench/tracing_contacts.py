@@ -14,11 +14,13 @@
    4-day window: p95 "cold" (first time each person is asked; the OS page cache is not dropped, so this is the
    first-query-in-this-process figure, not a cold disk) and warm (the same 100 again), and the ratio to a
    hand-written SQL query returning the same pairs (asserted equal).
-3. Secondary contacts (selectors.secondary_co_presence: all close contacts of a case, each from its first exposure
+3. Secondary contacts (selectors.secondary_evidence, what tracing runs: all close contacts of a case, each from its first exposure
    to its quarantine, in one query): p95 over 30 cases, with quarantine a day after the case's isolation and with no
    quarantine at all (to the end of the data).
 4. 100 cases at once: services.find_contacts_many (close by scans, same team on shift days, dormitory room,
-   household, meeting, and secondary) for 100 cases in one call, with and without the secondary search.
+   household, meeting, and secondary) for 100 cases in one call without the secondary search, for the
+   BENCH_SECONDARY_CASES isolated last with it, and for all 100 with it (each traced the day after its isolation, one
+   call per isolation day); then trace_run of one case with and without secondary contacts (rolled back).
 5. The contacts page of a case with 1,000 contacts: p95 over 30 requests through the Django test client.
 """
 
@@ -338,7 +340,7 @@ def main() -> None:
         for w in windows[:SECONDARY_SAMPLE]:
             close = selectors.co_presence([w], thresholds).get(w.person_id, {})
             wins = [selectors.IndexWindow(pid, min(e.start for e in es), end_of(w)) for pid, es in close.items()]
-            ms, res = timed(selectors.secondary_co_presence, [wins], thresholds, [[w.person_id]])
+            ms, res = timed(selectors.secondary_evidence, [wins], thresholds, [[w.person_id]])
             second_wins.append(len(wins))
             second.append(ms)
             second_sizes.append(len(res[0]))
@@ -390,6 +392,49 @@ def main() -> None:
         say(f"{len(loaded_now)} cases at once ({label}; scans + same team + dormitory + household + meeting): {took:.1f} s, "
             f"{sum(len(f) for f in found):,} contacts, "
             f"{sum(1 for f in found for e in f.values() if e['degree'] == 1):,} close; first evidence kinds {kinds}")
+
+    # The goal's reading with secondary contacts (trace_run's default): all 100 cases, each traced the day after its
+    # own isolation (its contacts' secondary windows end then), the cases isolated the same day in one call.
+    for c in loaded:
+        params[c.pk]["secondary"] = True
+    by_day: dict[object, list[Case]] = {}
+    for c in sorted(loaded, key=lambda c: c.isolated_at):
+        by_day.setdefault(timezone.localtime(c.isolated_at).date(), []).append(c)
+    took, total, close = 0.0, 0, 0
+    for day_cases in by_day.values():
+        t = time.perf_counter()
+        results = services.find_contacts_many(cases=day_cases, params=params,
+                                              now=max(c.isolated_at for c in day_cases) + timedelta(days=1))
+        took += time.perf_counter() - t
+        for r in results.values():
+            if not isinstance(r, Exception):
+                total += len(r.found)
+                close += sum(1 for e in r.found.values() if e["degree"] == 1)
+    say(f"{len(loaded)} cases at once with their secondary contacts (each traced the day after its isolation, "
+        f"{len(by_day)} calls by isolation day): {took:.1f} s, {total:,} contacts, {close:,} close; "
+        f"load {os.getloadavg()[0]:.1f}")
+
+    # trace_run of one case (the 51st isolated), with and without its secondary contacts: reads, contacts, findings,
+    # measures proposed, tasks and obligations written, then rolled back.
+    from django.db import transaction
+
+    one = sorted(loaded, key=lambda c: (c.isolated_at, c.pk))[50]
+
+    class _Rollback(Exception):
+        pass
+
+    for secondary in (False, True):
+        try:
+            with transaction.atomic():
+                t = time.perf_counter()
+                snap = services.trace_run(case=one, actor=admin, params={"secondary": secondary},
+                                          now=one.isolated_at + timedelta(days=1))
+                took = time.perf_counter() - t
+                raise _Rollback
+        except _Rollback:
+            pass
+        say(f"trace_run of one case, secondary={secondary}: {took:.1f} s ({snap.counts['close']:,} close, "
+            f"{snap.counts['secondary']:,} secondary contacts written, rolled back); load {os.getloadavg()[0]:.1f}")
 
     # Contacts page with 1,000 contacts.
     case = cases[0]
