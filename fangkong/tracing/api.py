@@ -6,7 +6,7 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from fangkong.core.access import api_permission
@@ -81,6 +81,13 @@ class ContactOut(Schema):
     is_new: bool
     last_exposure_at: datetime | None
     evidence: list[dict[str, Any]]
+    co_presences: int | None = Field(None, description=(
+        "Secondary contacts (degree 2): how many times they were co-present with the close contact via_person_id "
+        "(null for close contacts, whose evidence is complete)"))
+    minutes_together: int | None = Field(None, description=(
+        "Secondary contacts: the whole minutes of those co-presences added up (null for close contacts)"))
+    evidence_complete: bool = Field(True, description=(
+        "False when evidence lists only the longest co-presences (a secondary contact keeps at most 3)"))
 
 
 class TaskOut(Schema):
@@ -154,7 +161,9 @@ def case_contacts(request: HttpRequest, case_id: int, degree: int | None = None)
     if degree not in (None, 1, 2):
         raise ServiceError(f"degree 应为 1（密接）或 2（次密接），收到 {degree}", {"degree": ["应为 1 或 2"]})
     return [{"person_id": c.person_id, "name": c.person.name, "degree": c.degree, "via_person_id": c.via_person_id,
-             "is_new": c.is_new, "last_exposure_at": c.last_exposure_at, "evidence": c.evidence}
+             "is_new": c.is_new, "last_exposure_at": c.last_exposure_at, "evidence": c.evidence,
+             "co_presences": c.co_presences, "minutes_together": c.minutes_together,
+             "evidence_complete": c.co_presences is None or c.co_presences <= len(c.evidence)}
             for c in selectors.contact_list(case=case, degree=degree)]
 
 

@@ -107,6 +107,10 @@ class ContactFinding(models.Model):
     via_person = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     evidence = models.JSONField(default=list)
+    # A secondary contact's co-presences with its close contact: how many and their minutes added up (its evidence
+    # lists only the longest three). Null for close contacts, whose evidence is complete.
+    co_presences = models.PositiveIntegerField(null=True, blank=True)
+    minutes_together = models.PositiveIntegerField(null=True, blank=True)
     is_new = models.BooleanField(default=False)
 
     class Meta:
@@ -129,6 +133,10 @@ class Contact(models.Model):
     via_person = models.ForeignKey("people.Person", null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", verbose_name=_("经由"))
     evidence = models.JSONField(_("依据"), default=list)
+    # As on ContactFinding: a secondary contact's number of co-presences and total minutes; its evidence lists only
+    # the longest three (rules.SECONDARY_EVIDENCE_LISTED). Null for close contacts.
+    co_presences = models.PositiveIntegerField(_("共处次数"), null=True, blank=True)
+    minutes_together = models.PositiveIntegerField(_("共处分钟"), null=True, blank=True)
     first_exposure_at = models.DateTimeField(_("首次接触"), null=True, blank=True)
     last_exposure_at = models.DateTimeField(_("最后接触"), null=True, blank=True)
     first_snapshot = models.ForeignKey(TraceSnapshot, null=True, on_delete=models.SET_NULL, related_name="+")

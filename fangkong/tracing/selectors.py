@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -93,14 +93,23 @@ SELECT p.gid, p.via, p.person_id, p.venue_id, p.f, p.t
 FROM pairs p JOIN firsts USING (gid, person_id, via)
 """
 
-# The same rows with minus the whole minutes of each piece of evidence (Evidence.minutes, the sort key) computed by
-# the server, and from / to as UTC wall-clock timestamps: Python formats a naive datetime twice as fast as an aware
-# one (0.6 µs instead of 1.1: 3,800,000 of them for 100 cases) and appends the offset.
-_SECONDARY_RENDERED_SQL = _SECONDARY_SQL.replace(
-    "SELECT p.gid, p.via, p.person_id, p.venue_id, p.f, p.t\n",
-    "SELECT p.gid, p.via, p.person_id, p.venue_id, -floor(date_part('epoch', p.t - p.f) / 60)::int, "
-    "p.f AT TIME ZONE 'UTC', p.t AT TIME ZONE 'UTC'\n")
-assert _SECONDARY_RENDERED_SQL != _SECONDARY_SQL
+# One row per (group, secondary person): the co-presences with the first close contact who met them aggregated by
+# the server (≈ 2.6 rows per person before: 1,900,000 rows for 741,000 secondary contacts of 100 cases). The count,
+# the sum of each one's whole minutes, the first start and the last end, and the `listed` longest (then earliest,
+# venue, end) as a two-dimensional bigint array [[venue, from µs, to µs]…] (µs since the epoch, UTC): one ordered
+# aggregate, parsed by psycopg without any timestamp loader, formatted by Python once per distinct instant.
+_SECONDARY_SUMMARY_SQL = _SECONDARY_SQL.replace(
+    "SELECT p.gid, p.via, p.person_id, p.venue_id, p.f, p.t\nFROM pairs p JOIN firsts USING (gid, person_id, via)\n",
+    """SELECT p.gid, p.via, p.person_id, count(*), sum(p.m), min(p.f), max(p.t),
+       (array_agg(ARRAY[p.venue_id, round(date_part('epoch', p.f) * 1000000)::bigint,
+                        round(date_part('epoch', p.t) * 1000000)::bigint] ORDER BY p.m DESC, p.f, p.venue_id, p.t)
+       )[1:%(listed)s]
+FROM (SELECT p.*, floor(date_part('epoch', p.t - p.f) / 60)::int AS m
+      FROM pairs p JOIN firsts USING (gid, person_id, via)) p
+GROUP BY p.gid, p.person_id, p.via
+""")
+assert _SECONDARY_SUMMARY_SQL != _SECONDARY_SQL
+_EPOCH = datetime(1970, 1, 1)
 
 
 @contextmanager
@@ -219,19 +228,31 @@ def secondary_co_presence(groups: Sequence[Sequence[IndexWindow]],
     return out
 
 
+class SecondaryFound(NamedTuple):
+    """One secondary contact of a group as `services` stores it: the close contact `via` (the lowest-numbered who met
+    them), their co-presences counted (`times`, `minutes`: the whole minutes of each, added up; `first`, `last`) and
+    only the `rules.SECONDARY_EVIDENCE_LISTED` longest as evidence ([{kind: co_presence, venue_id, from, to,
+    minutes}…], ISO text, longest first, then earliest, venue, end)."""
+
+    via: int
+    evidence: list[dict[str, Any]]
+    times: int
+    minutes: int
+    first: datetime
+    last: datetime
+
+
 def secondary_evidence(groups: Sequence[Sequence[IndexWindow]],
                        min_minutes: Mapping[str, int] = rules.DEFAULT_MIN_MINUTES,
                        exclude: Sequence[Collection[int]] | None = None,
-                       ) -> list[dict[int, tuple[int, list[dict[str, Any]]]]]:
-    """`secondary_co_presence` with each person's evidence as `services` stores it: [{kind: co_presence, venue_id,
-    from, to, minutes}…] (ISO text), longest first, then earliest (then venue, end). On PostgreSQL the server computes
-    the minutes, each distinct instant is formatted once, and Python builds one dict per piece of evidence and no
-    intermediate record (100 cases: ≈ 2,000,000 pieces). Statements of about SECONDARY_CHUNK windows, pipelined."""
+                       ) -> list[dict[int, SecondaryFound]]:
+    """`secondary_co_presence` summarised per person (`rules.co_presence_summary`): on PostgreSQL one row per
+    (group, secondary person) aggregated by the server, in statements of about SECONDARY_CHUNK windows, pipelined."""
     if connection.vendor != "postgresql":
-        return [{other: (via, evidence_dicts(items)) for other, (via, items) in met.items()}
+        return [{other: _found(via, rules.co_presence_summary(items)) for other, (via, items) in met.items()}
                 for met in secondary_co_presence(groups, min_minutes, exclude)]
     exclude = exclude or [() for _ in groups]
-    out: list[dict[int, tuple[int, list[dict[str, Any]]]]] = [{} for _ in groups]
+    out: list[dict[int, SecondaryFound]] = [{} for _ in groups]
     thresholds = json.dumps(dict(min_minutes))
     # Whole groups in statements of about SECONDARY_CHUNK windows, sent at once in pipeline mode: the server works on
     # the next statement while Python builds the answer of the previous one.
@@ -250,11 +271,13 @@ def secondary_evidence(groups: Sequence[Sequence[IndexWindow]],
         for live in chunks:
             mine = {g for g, _w in live}
             cur = connection.cursor()
-            cur.execute(_SECONDARY_RENDERED_SQL, {
+            native_timestamps(cur)
+            cur.execute(_SECONDARY_SUMMARY_SQL, {
                 "pids": [w.person_id for _g, w in live], "starts": [w.start for _g, w in live],
                 "ends": [w.end for _g, w in live], "gids": [g for g, _w in live],
                 "xgids": [g for g in sorted(mine) for _ in exclude[g]],
                 "xpids": [p for g in sorted(mine) for p in exclude[g]], "thresholds": thresholds,
+                "listed": rules.SECONDARY_EVIDENCE_LISTED,
             })
             cursors.append(cur)
         for cur in cursors:
@@ -268,31 +291,27 @@ def secondary_evidence(groups: Sequence[Sequence[IndexWindow]],
 SECONDARY_CHUNK = 400
 
 
-def _render_secondary(rows: list[tuple[Any, ...]], out: list[dict[int, tuple[int, list[dict[str, Any]]]]]) -> None:
-    raw: dict[int, dict[int, tuple[int, list[tuple[int, str, int, str]]]]] = defaultdict(dict)
-    # The same instants recur (a close contact's presence bounds many pieces of evidence): each is formatted once.
-    iso: dict[datetime, str] = {}
-    for g, via, other, venue, neg_minutes, f, t in rows:
-        # f.isoformat() of the aware value (UTC, the session's TimeZone) is this.
-        fs = iso.get(f)
-        if fs is None:
-            fs = iso[f] = f.isoformat() + "+00:00"
-        ts = iso.get(t)
-        if ts is None:
-            ts = iso[t] = t.isoformat() + "+00:00"
-        met = raw[g]
-        found = met.get(other)
-        if found is None:
-            met[other] = (via, [(neg_minutes, fs, venue, ts)])
-        else:
-            found[1].append((neg_minutes, fs, venue, ts))
-    for g, met in raw.items():
-        res = out[g]
-        for other, (via, items) in met.items():
-            if len(items) > 1:
-                items.sort()
-            res[other] = (via, [{"kind": "co_presence", "venue_id": v, "from": f, "to": t, "minutes": -m}
-                                for m, f, v, t in items])
+def _found(via: int, summary: rules.CoPresenceSummary) -> SecondaryFound:
+    return SecondaryFound(via, evidence_dicts(summary.longest), summary.times, summary.minutes, summary.first,
+                          summary.last)
+
+
+def _render_secondary(rows: list[tuple[Any, ...]], out: list[dict[int, SecondaryFound]]) -> None:
+    # The same instants recur (a close contact's presence bounds many pieces of evidence): each is formatted once, as
+    # the aware UTC value's isoformat() reads.
+    iso: dict[int, str] = {}
+    for g, via, other, times, minutes, first, last, longest in rows:
+        evidence = []
+        for venue, f, t in longest:
+            fs = iso.get(f)
+            if fs is None:
+                fs = iso[f] = (_EPOCH + timedelta(microseconds=f)).isoformat() + "+00:00"
+            ts = iso.get(t)
+            if ts is None:
+                ts = iso[t] = (_EPOCH + timedelta(microseconds=t)).isoformat() + "+00:00"
+            evidence.append({"kind": "co_presence", "venue_id": venue, "from": fs, "to": ts,
+                             "minutes": (t - f) // 60_000_000})
+        out[g][other] = SecondaryFound(via, evidence, times, minutes, first, last)
 
 
 def evidence_dicts(items: Sequence[rules.Evidence]) -> list[dict[str, Any]]:
@@ -641,7 +660,7 @@ def contact_list(*, case: Case, degree: int | None = None, new_only: bool = Fals
     """One query with the person, their organisation and the via person: the contacts page must stay fast at 1,000s."""
     # Only the columns the page shows: the people's encrypted fields are neither loaded nor decrypted.
     qs = Contact.objects.filter(case=case).select_related("person", "person__organization", "via_person").only(
-        "id", "case_id", "degree", "evidence", "is_new", "last_exposure_at", "first_exposure_at",
+        "id", "case_id", "degree", "evidence", "co_presences", "minutes_together", "is_new", "last_exposure_at", "first_exposure_at",
         "person__id", "person__name", "person__organization__id", "person__organization__name",
         "via_person__id", "via_person__name")
     if degree:

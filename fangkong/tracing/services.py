@@ -293,6 +293,14 @@ def _co_evidence(items: list[rules.Evidence]) -> list[dict[str, Any]]:
              "minutes": e.minutes} for e in items]
 
 
+def _entry_span(entry: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """First and last exposure of a found person: a secondary contact's come with its summary (its evidence lists
+    only the longest co-presences), a close contact's from all its evidence."""
+    if "first" in entry:
+        return entry["first"], entry["last"]
+    return _span(entry["evidence"])
+
+
 def _span(evidence: list[dict[str, Any]]) -> tuple[datetime | None, datetime | None]:
     starts = [datetime.fromisoformat(e["from"]) for e in evidence if e.get("from")]
     ends = [datetime.fromisoformat(e["to"]) for e in evidence if e.get("to")]
@@ -410,16 +418,17 @@ def _find_contacts_many(*, cases: Sequence[Case], params: Mapping[int, Mapping[s
                 if win:
                     group.append(selectors.IndexWindow(pid, *win))
             groups.append(group)
-        # Each secondary person once per case, with the evidence of the first close contact (lowest id) who met them.
-        # The evidence comes rendered and sorted (longest first, then earliest): a hundred cases' secondary search is
-        # ≈ 2,000,000 pieces of it.
+        # Each secondary person once per case, with the co-presences of the first close contact (lowest id) who met
+        # them, summarised by the server: their number, total minutes, first and last instant, and only the longest
+        # three as evidence (a hundred cases' secondary search meets ≈ 2,000,000 co-presences).
         exclude = [[windows[cid].person_id] for cid in cids]
         for cid, met in zip(cids, selectors.secondary_evidence(groups, json.loads(key), exclude), strict=True):
             found = out[cid].found  # type: ignore[union-attr]
-            for pid, (via, evidence) in met.items():
+            for pid, sec in met.items():
                 if pid == windows[cid].person_id or pid in found:  # the case, or a close contact already
                     continue
-                found[pid] = {"degree": 2, "via": via, "evidence": evidence}
+                found[pid] = {"degree": 2, "via": sec.via, "evidence": sec.evidence, "co_presences": sec.times,
+                              "minutes_together": sec.minutes, "first": sec.first, "last": sec.last}
     for c in live:
         for entry in out[c.pk].found.values():  # type: ignore[union-attr]
             if entry["degree"] == 1 and len(entry["evidence"]) > 1:
@@ -480,18 +489,21 @@ def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None
 # arrays whose every element psycopg quotes with a regular expression (the evidence is JSON full of quotes: 3.3 s of
 # a 5.4 s trace_run with 14,104 contacts).
 _FINDINGS_SQL = """
-INSERT INTO tracing_contactfinding (snapshot_id, person_id, degree, via_person_id, evidence, is_new)
-SELECT %(snapshot)s, r.p, r.d, r.v, r.e, r.n
-FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(p bigint, d smallint, v bigint, e jsonb, n boolean)
+INSERT INTO tracing_contactfinding (snapshot_id, person_id, degree, via_person_id, evidence, co_presences,
+                                    minutes_together, is_new)
+SELECT %(snapshot)s, r.p, r.d, r.v, r.e, r.c, r.m, r.n
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(p bigint, d smallint, v bigint, e jsonb, c integer, m integer,
+                                              n boolean)
 """
 _CONTACTS_SQL = """
-INSERT INTO tracing_contact (case_id, person_id, degree, via_person_id, evidence, first_exposure_at, last_exposure_at,
-                             first_snapshot_id, last_snapshot_id, is_new, found_at)
-SELECT %(case)s, r.p, r.d, r.v, r.e, r.f, r.l, %(snapshot)s, %(snapshot)s, r.n, %(now)s
-FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(p bigint, d smallint, v bigint, e jsonb, f timestamptz, l timestamptz,
-                                              n boolean)
+INSERT INTO tracing_contact (case_id, person_id, degree, via_person_id, evidence, co_presences, minutes_together,
+                             first_exposure_at, last_exposure_at, first_snapshot_id, last_snapshot_id, is_new, found_at)
+SELECT %(case)s, r.p, r.d, r.v, r.e, r.c, r.m, r.f, r.l, %(snapshot)s, %(snapshot)s, r.n, %(now)s
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(p bigint, d smallint, v bigint, e jsonb, c integer, m integer,
+                                              f timestamptz, l timestamptz, n boolean)
 ON CONFLICT (case_id, person_id) DO UPDATE SET
     degree = EXCLUDED.degree, via_person_id = EXCLUDED.via_person_id, evidence = EXCLUDED.evidence,
+    co_presences = EXCLUDED.co_presences, minutes_together = EXCLUDED.minutes_together,
     first_exposure_at = EXCLUDED.first_exposure_at, last_exposure_at = EXCLUDED.last_exposure_at,
     last_snapshot_id = EXCLUDED.last_snapshot_id, is_new = EXCLUDED.is_new
 """
@@ -502,19 +514,21 @@ def _write_contacts_orm(*, case: Case, snapshot: TraceSnapshot, found: Mapping[i
     """The run's findings, and its contacts upserted on (case, person)."""
     ContactFinding.objects.bulk_create([
         ContactFinding(snapshot=snapshot, person_id=pid, degree=e["degree"], via_person_id=e["via"],
-                       evidence=e["evidence"], is_new=pid not in before)
+                       evidence=e["evidence"], co_presences=e.get("co_presences"),
+                       minutes_together=e.get("minutes_together"), is_new=pid not in before)
         for pid, e in found.items()
     ], batch_size=2000)
     rows = []
     for pid, e in found.items():
-        first, last = _span(e["evidence"])
+        first, last = _entry_span(e)
         rows.append(Contact(case=case, person_id=pid, degree=e["degree"], via_person_id=e["via"],
-                            evidence=e["evidence"], first_exposure_at=first, last_exposure_at=last,
+                            evidence=e["evidence"], co_presences=e.get("co_presences"),
+                            minutes_together=e.get("minutes_together"), first_exposure_at=first, last_exposure_at=last,
                             first_snapshot=snapshot, last_snapshot=snapshot, is_new=pid not in before))
     Contact.objects.bulk_create(
         rows, batch_size=2000, update_conflicts=True, unique_fields=["case", "person"],
-        update_fields=["degree", "via_person", "evidence", "first_exposure_at", "last_exposure_at",
-                       "last_snapshot", "is_new"],
+        update_fields=["degree", "via_person", "evidence", "co_presences", "minutes_together", "first_exposure_at",
+                       "last_exposure_at", "last_snapshot", "is_new"],
     )
 
 
@@ -523,8 +537,9 @@ def _write_contacts_pg(*, case: Case, snapshot: TraceSnapshot, found: Mapping[in
     """What `_write_contacts_orm` writes, on PostgreSQL, in two statements."""
     findings, contacts = [], []
     for pid, e in found.items():
-        first, last = _span(e["evidence"])
-        row = {"p": pid, "d": e["degree"], "v": e["via"], "e": e["evidence"], "n": pid not in before}
+        first, last = _entry_span(e)
+        row = {"p": pid, "d": e["degree"], "v": e["via"], "e": e["evidence"], "n": pid not in before,
+               "c": e.get("co_presences"), "m": e.get("minutes_together")}
         findings.append(row)
         contacts.append({**row, "f": first.isoformat() if first else None, "l": last.isoformat() if last else None})
     with connection.cursor() as cur:
@@ -583,7 +598,7 @@ def _propose_measures(*, case: Case, found: Mapping[int, Mapping[str, Any]], act
     tz = _tz()  # once: a run proposes measures for thousands of contacts
     for pid, f in facts.items():
         entry = found[pid]
-        _first, last = _span(entry["evidence"])
+        _first, last = _entry_span(entry)
         label = rules.case_label(case_id=case.pk, name=case.person.name, evidence=entry["evidence"][:1],
                                  venue_names=venue_names, tz=tz)
         flags = dataclasses.replace(

@@ -32,6 +32,33 @@ def traced(world: Any, make_person: Any, venues: Any, scan: Any) -> dict[str, An
 
 
 @pytest.mark.django_db
+def test_secondary_contact_shows_count_total_and_longest_three(world, traced, make_person, venues, scan, api, client):
+    """A secondary contact met the close contact 5 times: the API and the page say 5 times and 200 minutes in all,
+    and list only the 3 longest (the close contact keeps all its evidence)."""
+    sec = make_person(name="次密戊")
+    for i, minutes in enumerate((20, 50, 30, 60, 40)):  # 09-21, after 密接乙 met the case
+        start = at(26 * 60 + 100 * i)
+        scan(traced["b"], venues["meeting"], start, start + timedelta(minutes=minutes))
+        scan(sec, venues["meeting"], start, start + timedelta(minutes=minutes))
+    with time_machine.travel(NOW, tick=False):
+        case = services.case_create(person_id=traced["a"].pk, actor=world.officer, status="confirmed",
+                                    onset_date=datetime(2021, 9, 22).date(), report_date=NOW.date(),
+                                    isolated_at=datetime(2021, 9, 22, 18, 0, tzinfo=SH))
+        services.trace_run(case=case, actor=world.officer)
+    officer = api(world.officer)
+    [item] = officer.get(f"/cases/{case.pk}/contacts", degree=2).json()
+    assert item["person_id"] == sec.pk and item["via_person_id"] == traced["b"].pk
+    assert (item["co_presences"], item["minutes_together"], item["evidence_complete"]) == (5, 200, False)
+    assert [e["minutes"] for e in item["evidence"]] == [60, 50, 40]
+    close = {c["person_id"]: c for c in officer.get(f"/cases/{case.pk}/contacts", degree=1).json()}
+    b = close[traced["b"].pk]
+    assert b["co_presences"] is None and b["evidence_complete"] is True and len(b["evidence"]) == 1
+    client.force_login(world.officer)
+    html = client.get(f"/tracing/cases/{case.pk}/", {"degree": "2"}).content.decode()
+    assert "5 次共处，共 200 分钟" in html and "仅列出最长的 3 次" in html and "次密戊" in html
+
+
+@pytest.mark.django_db
 def test_api_case_trace_contacts(world, traced, api):
     officer = api(world.officer)
     with time_machine.travel(NOW, tick=False):

@@ -13,7 +13,7 @@ from fangkong.access.models import Scan, Venue
 from fangkong.core.errors import NotFound, ServiceError
 from fangkong.measures.models import Measure
 from fangkong.obligations.models import Obligation
-from fangkong.tracing import selectors, services
+from fangkong.tracing import rules, selectors, services
 from fangkong.tracing.models import Contact, ContactFinding, InvestigationTask
 from fangkong.tracing.tests.conftest import SH, at
 
@@ -71,6 +71,8 @@ def test_known_answer_close_secondary_with_evidence(world, scenario, seed003):
     assert contacts["I_team"].evidence[0]["kind"] == "same_unit_shift"
     f = contacts["F_secondary"]
     assert f.degree == 2 and f.via_person_id == p["B_canteen30"].pk and f.evidence[0]["minutes"] == 60
+    assert (f.co_presences, f.minutes_together) == (1, 60) and f.last_exposure_at == at(27 * 60)
+    assert b.co_presences is None and b.minutes_together is None  # close contacts keep all their evidence
     assert snap.counts["close"] == 4 and snap.counts["secondary"] == 1 and snap.counts["new"] == 5
     assert snap.window_start == datetime(2021, 9, 20, 0, 0, tzinfo=SH)
     # The venues the case used get a terminal disinfection obligation, in their own organisation (gate included).
@@ -223,11 +225,30 @@ def test_secondary_query_agrees_with_rules_per_close_contact(world, make_person,
         assert all(e.person_id == via for via, items in sql[g].values() for e in items)
         found += len(got)
     assert found > 10 and sql[3] == {}
-    # The same answer rendered as services stores it (ISO text and minutes made by the server, sorted).
+    # The same answer summarised as services stores it (one row per person aggregated by the server): the count, the
+    # total whole minutes, the first and last instant and the 3 longest, as rules.co_present per close contact says.
     rendered = selectors.secondary_evidence(groups, thresholds, exclude)
-    assert rendered == [{other: (via, selectors.evidence_dicts(items)) for other, (via, items) in met.items()}
-                        for met in sql]
-    assert any("." in e["from"] for met in rendered for _via, items in met.values() for e in items)
+    assert rendered == [{other: selectors._found(via, rules.co_presence_summary(items))
+                         for other, (via, items) in met.items()} for met in sql]
+    several = 0
+    for g, windows in enumerate(groups):
+        skip = set(exclude[g]) | {w.person_id for w in windows}
+        by_contact = selectors.co_presence_python(windows, thresholds)
+        for other, sec in rendered[g].items():
+            items = by_contact[sec.via][other]
+            assert other not in skip and all(other not in by_contact[v] for v in by_contact if v < sec.via)
+            longest = sorted(items, key=lambda e: (-e.minutes, e.start, e.venue_id, e.end))[:3]
+            assert sec.times == len(items) and sec.minutes == sum(e.minutes for e in items)
+            assert (sec.first, sec.last) == (min(e.start for e in items), max(e.end for e in items))
+            assert [(e["venue_id"], datetime.fromisoformat(e["from"]), datetime.fromisoformat(e["to"]), e["minutes"])
+                    for e in sec.evidence] == [(e.venue_id, e.start, e.end, e.minutes) for e in longest]
+            # Text as isoformat() writes the instant (UTC on PostgreSQL, rendered by the server; local on SQLite).
+            assert [e["from"] for e in sec.evidence] == [
+                e.start.astimezone(datetime.fromisoformat(x["from"]).tzinfo).isoformat()
+                for e, x in zip(longest, sec.evidence, strict=True)]
+            several += len(items) > 3
+    assert several  # some have more co-presences than are listed
+    assert any("." in e["from"] for met in rendered for sec in met.values() for e in sec.evidence)
     # One statement per group, pipelined, gives the same answer.
     monkeypatch.setattr(selectors, "SECONDARY_CHUNK", 1)
     assert selectors.secondary_evidence(groups, thresholds, exclude) == rendered
