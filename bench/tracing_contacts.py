@@ -400,7 +400,7 @@ def main() -> None:
     by_day: dict[object, list[Case]] = {}
     for c in sorted(loaded, key=lambda c: c.isolated_at):
         by_day.setdefault(timezone.localtime(c.isolated_at).date(), []).append(c)
-    took, total, close = 0.0, 0, 0
+    took, total, close, together, listed = 0.0, 0, 0, 0, 0
     for day_cases in by_day.values():
         t = time.perf_counter()
         results = services.find_contacts_many(cases=day_cases, params=params,
@@ -410,9 +410,12 @@ def main() -> None:
             if not isinstance(r, Exception):
                 total += len(r.found)
                 close += sum(1 for e in r.found.values() if e["degree"] == 1)
+                together += sum(e.get("co_presences") or 0 for e in r.found.values() if e["degree"] == 2)
+                listed += sum(len(e["evidence"]) for e in r.found.values() if e["degree"] == 2)
     say(f"{len(loaded)} cases at once with their secondary contacts (each traced the day after its isolation, "
         f"{len(by_day)} calls by isolation day): {took:.1f} s, {total:,} contacts, {close:,} close; "
-        f"load {os.getloadavg()[0]:.1f}")
+        f"secondary co-presences {together:,} aggregated by the server, {listed:,} listed (≤ "
+        f"{rules.SECONDARY_EVIDENCE_LISTED} each); load {os.getloadavg()[0]:.1f}")
 
     # trace_run of one case (the 51st isolated), with and without its secondary contacts: reads, contacts, findings,
     # measures proposed, tasks and obligations written, then rolled back.

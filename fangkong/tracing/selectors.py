@@ -94,22 +94,27 @@ FROM pairs p JOIN firsts USING (gid, person_id, via)
 """
 
 # One row per (group, secondary person): the co-presences with the first close contact who met them aggregated by
-# the server (≈ 2.6 rows per person before: 1,900,000 rows for 741,000 secondary contacts of 100 cases). The count,
-# the sum of each one's whole minutes, the first start and the last end, and the `listed` longest (then earliest,
-# venue, end) as a two-dimensional bigint array [[venue, from µs, to µs]…] (µs since the epoch, UTC): one ordered
-# aggregate, parsed by psycopg without any timestamp loader, formatted by Python once per distinct instant.
+# the server (≈ 2.6 rows per person before: 1,870,000 rows for 726,000 secondary contacts of 100 cases). The count,
+# the sum of each one's whole minutes, the first start and the last end, and the 3 longest (then earliest, venue,
+# end) as three (venue, minutes, from, to) column groups, null when there are fewer. Numbered by a window over one
+# sort of the rows, picked by filtered max(): array_agg (ordered or not) costs a memory context per group (100 cases'
+# statements with their fetch: 14.3–18.1 s, this 12.2–12.5 s). Not cheaper than one row per co-presence (9.6–9.8 s:
+# making the pairs alone takes 7.5 s) even with the lighter Python (bench/README.md, tracing, session 3 continued).
+# From / to are UTC wall-clock timestamps, formatted by Python once per distinct instant.
+_TOP = "".join(
+    f""",
+       max(p.venue_id) FILTER (WHERE p.rn = {i}), max(p.m) FILTER (WHERE p.rn = {i}),
+       max(p.f AT TIME ZONE 'UTC') FILTER (WHERE p.rn = {i}), max(p.t AT TIME ZONE 'UTC') FILTER (WHERE p.rn = {i})"""
+    for i in range(1, rules.SECONDARY_EVIDENCE_LISTED + 1))
 _SECONDARY_SUMMARY_SQL = _SECONDARY_SQL.replace(
     "SELECT p.gid, p.via, p.person_id, p.venue_id, p.f, p.t\nFROM pairs p JOIN firsts USING (gid, person_id, via)\n",
-    """SELECT p.gid, p.via, p.person_id, count(*), sum(p.m), min(p.f), max(p.t),
-       (array_agg(ARRAY[p.venue_id, round(date_part('epoch', p.f) * 1000000)::bigint,
-                        round(date_part('epoch', p.t) * 1000000)::bigint] ORDER BY p.m DESC, p.f, p.venue_id, p.t)
-       )[1:%(listed)s]
-FROM (SELECT p.*, floor(date_part('epoch', p.t - p.f) / 60)::int AS m
-      FROM pairs p JOIN firsts USING (gid, person_id, via)) p
-GROUP BY p.gid, p.person_id, p.via
+    """SELECT p.gid, min(p.via), p.person_id, count(*), sum(p.m), min(p.f), max(p.t)""" + _TOP + """
+FROM (SELECT p.*, row_number() OVER (PARTITION BY p.gid, p.person_id ORDER BY p.m DESC, p.f, p.venue_id, p.t) AS rn
+      FROM (SELECT p.*, floor(date_part('epoch', p.t - p.f) / 60)::int AS m
+            FROM pairs p JOIN firsts USING (gid, person_id, via)) p) p
+GROUP BY p.gid, p.person_id
 """)
 assert _SECONDARY_SUMMARY_SQL != _SECONDARY_SQL
-_EPOCH = datetime(1970, 1, 1)
 
 
 @contextmanager
@@ -277,7 +282,6 @@ def secondary_evidence(groups: Sequence[Sequence[IndexWindow]],
                 "ends": [w.end for _g, w in live], "gids": [g for g, _w in live],
                 "xgids": [g for g in sorted(mine) for _ in exclude[g]],
                 "xpids": [p for g in sorted(mine) for p in exclude[g]], "thresholds": thresholds,
-                "listed": rules.SECONDARY_EVIDENCE_LISTED,
             })
             cursors.append(cur)
         for cur in cursors:
@@ -299,18 +303,21 @@ def _found(via: int, summary: rules.CoPresenceSummary) -> SecondaryFound:
 def _render_secondary(rows: list[tuple[Any, ...]], out: list[dict[int, SecondaryFound]]) -> None:
     # The same instants recur (a close contact's presence bounds many pieces of evidence): each is formatted once, as
     # the aware UTC value's isoformat() reads.
-    iso: dict[int, str] = {}
-    for g, via, other, times, minutes, first, last, longest in rows:
+    iso: dict[datetime, str] = {}
+    for row in rows:
+        g, via, other, times, minutes, first, last = row[:7]
         evidence = []
-        for venue, f, t in longest:
+        for k in range(7, len(row), 4):
+            venue, m, f, t = row[k:k + 4]
+            if venue is None:
+                break
             fs = iso.get(f)
             if fs is None:
-                fs = iso[f] = (_EPOCH + timedelta(microseconds=f)).isoformat() + "+00:00"
+                fs = iso[f] = f.isoformat() + "+00:00"
             ts = iso.get(t)
             if ts is None:
-                ts = iso[t] = (_EPOCH + timedelta(microseconds=t)).isoformat() + "+00:00"
-            evidence.append({"kind": "co_presence", "venue_id": venue, "from": fs, "to": ts,
-                             "minutes": (t - f) // 60_000_000})
+                ts = iso[t] = t.isoformat() + "+00:00"
+            evidence.append({"kind": "co_presence", "venue_id": venue, "from": fs, "to": ts, "minutes": m})
         out[g][other] = SecondaryFound(via, evidence, times, minutes, first, last)
 
 
