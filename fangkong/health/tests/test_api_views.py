@@ -11,14 +11,12 @@ import pytest
 import time_machine
 from openpyxl import load_workbook
 
-from fangkong.conftest import make_user
 from fangkong.core.tokens import token_issue
 from fangkong.health import services
 from fangkong.health.models import Checkin, CheckinSetting, SymptomFlag
 from fangkong.obligations.models import Obligation
 from fangkong.people.models import Person
 from fangkong.tenancy import services as tenancy
-from fangkong.tenancy.roles import Role
 
 pytestmark = pytest.mark.django_db
 SH = ZoneInfo("Asia/Shanghai")
@@ -32,11 +30,9 @@ def auth(user):
 
 
 @pytest.fixture
-def setup(world, make_person):
-    CheckinSetting.objects.create(organization=world.factory)
-    ann_user = make_user("ann")
-    tenancy.membership_grant(user=ann_user, role=Role.MEMBER, organization=world.factory, actor=world.admin)
-    ann = make_person(unit=world.workshop1, name="安安", user=ann_user)
+def setup(world, make_person, checkin_member):
+    ann = checkin_member()
+    ann_user = ann.user
     cat = make_person(unit=world.workshop2, name="猫猫")
     far = make_person(organization=world.other_org, name="远方")
     with time_machine.travel(NOW, tick=False):

@@ -26,11 +26,8 @@ NOW = datetime(2021, 11, 10, 8, 30, tzinfo=SH)
 
 
 @pytest.fixture
-def ann(world, make_person):
-    CheckinSetting.objects.create(organization=world.factory)
-    user = make_user("ann")
-    tenancy.membership_grant(user=user, role=Role.MEMBER, organization=world.factory, actor=world.admin)
-    person = make_person(unit=world.workshop1, name="安安", user=user)
+def ann(checkin_member):
+    person = checkin_member()
     with time_machine.travel(NOW, tick=False):
         services.obligations_generate_for_day(day=DAY)
     return person
