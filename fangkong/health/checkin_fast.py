@@ -24,7 +24,7 @@ from django.utils import timezone
 from fangkong.core import fastsql
 from fangkong.health import rules
 from fangkong.health.models import Checkin, CheckinSetting
-from fangkong.health.services import active_settings
+from fangkong.health.services import uniform_setting
 from fangkong.obligations.models import Obligation
 from fangkong.tenancy.scope import memberships_of
 
@@ -78,16 +78,6 @@ def _organization_hint(user: Any) -> int | None:
     orgs = {m.organization_id or (m.unit.organization_id if m.unit is not None else None) for m in memberships_of(user)}
     orgs.discard(None)
     return orgs.pop() if len(orgs) == 1 else None
-
-
-def uniform_setting(organization_id: int) -> CheckinSetting | None:
-    """The setting every person of the organisation is under, when there is one (none configured: the defaults)."""
-    found = active_settings(organization_id)
-    if not found:
-        return CheckinSetting(organization_id=organization_id)
-    if len(found) == 1 and not found[0].person_kinds and not found[0].unit_ids:
-        return found[0]
-    return None
 
 
 def checkin_submit_common(

@@ -88,12 +88,23 @@ def _forget_settings(sender: Any, instance: CheckinSetting, **kwargs: Any) -> No
     _settings_cache.pop(instance.organization_id, None)
 
 
+def uniform_setting(organization_id: int) -> CheckinSetting | None:
+    """The setting every person of the organisation is under, when there is one (none configured: the defaults);
+    None when settings differ by person kind or unit."""
+    found = active_settings(organization_id)
+    if not found:
+        return CheckinSetting(organization_id=organization_id)
+    if len(found) == 1 and not found[0].person_kinds and not found[0].unit_ids:
+        return found[0]
+    return None
+
+
 def setting_for(person: Person) -> CheckinSetting:
     """The organisation's first active setting that covers the person; the defaults when there is none."""
-    settings_ = active_settings(person.organization_id)
-    if len(settings_) == 1 and not settings_[0].person_kinds and not settings_[0].unit_ids:
-        return settings_[0]
-    for s in settings_:
+    uniform = uniform_setting(person.organization_id)
+    if uniform is not None:
+        return uniform
+    for s in active_settings(person.organization_id):
         if s.person_kinds and person.kind not in s.person_kinds:
             continue
         if s.unit_ids and not (person.unit_id and set(s.unit_ids) & set(_unit_ancestors(person.unit))):
