@@ -33,6 +33,7 @@ from fangkong.access.services import (
     ScanInput,
     effective_fever_threshold,
     setting_for,
+    to_aware,
 )
 from fangkong.core import authcache, fastsql
 from fangkong.core.context import client_ip
@@ -167,7 +168,7 @@ def scan_entry_common(item: ScanInput, *, actor: Any, perm: str, now: datetime |
     if org_id != venue.organization_id or kind == Person.Kind.VISITOR:
         return None
     now = now or timezone.now()
-    at = timezone.make_aware(item.at) if timezone.is_naive(item.at) else item.at
+    at = to_aware(item.at)
     try:
         rules.check_time(at, now)
         temperature = rules.check_temperature(item.temperature)

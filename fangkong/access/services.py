@@ -339,7 +339,7 @@ def _facts(person: Person, approved: bool) -> rules.PersonFacts:
     )
 
 
-def _to_aware(at: datetime) -> datetime:
+def to_aware(at: datetime) -> datetime:
     return timezone.make_aware(at) if timezone.is_naive(at) else at
 
 
@@ -441,7 +441,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     seen_keys: dict[tuple[str, str], int] = {}
     fever: list[Scan] = []
     codes_seen: dict[int, tuple[Person, str, datetime]] = {}
-    order = sorted(range(len(items)), key=lambda k: _to_aware(items[k].at))
+    order = sorted(range(len(items)), key=lambda k: to_aware(items[k].at))
     for idx in order:
         if results[idx] is not None:
             continue
@@ -472,7 +472,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
         if person is None or person.organization_id != venue.organization_id:
             results[idx] = _item_error(idx, "person_id", f"人员 {item.person_id} 不在该场所所属单位的台账中", 404)
             continue
-        at = _to_aware(item.at)
+        at = to_aware(item.at)
         try:
             rules.check_time(at, now)
             temperature = rules.check_temperature(item.temperature)
@@ -562,13 +562,6 @@ def _insert_columns(model: Any) -> list[Any]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _insert_sql(model: Any, source: str = "") -> str:
-    q = connection.ops.quote_name
-    cols = _insert_columns(model)
-    values = source or f"VALUES ({', '.join(['%s'] * len(cols))})"
-    return f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(f.column) for f in cols)}) {values}"
-
-
 _SCANS_INSERT: str | None = None
 
 
@@ -582,7 +575,9 @@ def _scans_insert_sql() -> str:
                    for n, f in enumerate(cols)]
         source = (f"SELECT {', '.join(selects)} FROM unnest({', '.join(f'%b::{t}[]' for t in types)}) "
                   f"WITH ORDINALITY AS u({', '.join(f'c{n}' for n in range(len(cols)))}, ord) ORDER BY u.ord")
-        _SCANS_INSERT = _insert_sql(Scan, source) + " RETURNING id"
+        q = connection.ops.quote_name
+        _SCANS_INSERT = (f"INSERT INTO {q(Scan._meta.db_table)} ({', '.join(q(f.column) for f in cols)}) {source} "
+                         "RETURNING id")
     return _SCANS_INSERT
 
 
