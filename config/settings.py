@@ -61,6 +61,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if IS_POSTGRES and os.environ.get("FANGKONG_PREPARED_STATEMENTS", "1") != "0":
+    # Django sets psycopg's prepare_threshold to None, which turns preparing off even for a statement that asks for
+    # it. Django's own cursors bind client-side and never prepare; with a threshold no statement reaches, only the
+    # hot paths' statements that ask (core/fastsql.py, ADR 0010) are prepared.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -1,0 +1,42 @@
+"""core.fastsql: the hot paths' statements are really prepared on the server (ADR 0010).
+
+Django turns psycopg's preparing off for every connection; settings turn it back on for the statements that ask.
+Without that, every `prepare=True` was silently sent as text and planned again on each request.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from fangkong.core import fastsql
+
+pytestmark = [pytest.mark.django_db, pytest.mark.skipif(connection.vendor != "postgresql",
+                                                        reason="prepared statements are PostgreSQL's")]
+
+PROBE = "SELECT %s::int + 1 AS fastsql_probe"
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cur.fetchall()]
+
+
+def test_a_statement_that_asks_is_prepared_once_per_connection():
+    assert fastsql.fetch_one(PROBE, [1]) == (2,)
+    assert fastsql.fetch_one(PROBE, [41]) == (42,)
+    assert [s for s in prepared_statements() if "fastsql_probe" in s] == ["SELECT $1::int + 1 AS fastsql_probe"]
+
+
+def test_a_statement_that_does_not_ask_is_never_prepared():
+    for i in range(10):  # more than psycopg's default threshold of 5
+        assert fastsql.fetch_all("SELECT %s::int AS fastsql_unprepared", [i], prepare=False) == [(i,)]
+    assert not [s for s in prepared_statements() if "fastsql_unprepared" in s]
+
+
+def test_django_queries_are_never_prepared():
+    for _ in range(10):
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1 AS django_probe")
+    assert not [s for s in prepared_statements() if "django_probe" in s]
