@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from checkin_common import organization, prepare_database, say
+from cpu_account import CpuAccount
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -144,10 +145,12 @@ def main() -> None:
         drive(args.port, args.threads, 3, checkin)
         results = {}
         for label, fn in (("ping", ping), ("checkin", checkin)):
-            ok, bad, elapsed = drive(args.port, args.threads, args.seconds, fn)
+            with CpuAccount(server_pgid=proc.pid) as cpu:
+                ok, bad, elapsed = drive(args.port, args.threads, args.seconds, fn)
             results[label] = ok / elapsed
             say(f"{label:8s} {ok / elapsed:8.1f} req/s  ({ok} ok, {bad} errors, {args.threads} threads, "
                 f"{args.workers} gunicorn workers × {args.server_threads} threads, {elapsed:.1f} s)")
+            say(f"         {cpu.per_request(ok)}")
         ratio = results["checkin"] / results["ping"]
         say(f"ratio checkin/ping: {ratio:.2f} (goal ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
     finally:
