@@ -22,6 +22,7 @@ from typing import Any
 from django.utils import timezone
 
 from fangkong.core import fastsql
+from fangkong.core.tokens import ORGANIZATIONS_ATTR
 from fangkong.health import rules
 from fangkong.health.models import Checkin, CheckinSetting
 from fangkong.health.services import uniform_setting
@@ -74,7 +75,10 @@ SELECT p.id, p.organization_id, p.unit_id, p.name, c.id FROM p LEFT JOIN c ON tr
 
 
 def _organization_hint(user: Any) -> int | None:
-    """The one organisation the caller's memberships name (cached with the token, ADR 0009), else None."""
+    """The one organisation the caller's memberships name (read with the bearer token, ADR 0009), else None."""
+    read_with_token = getattr(user, ORGANIZATIONS_ATTR, None)
+    if read_with_token is not None:
+        return read_with_token[0] if len(read_with_token) == 1 else None
     orgs = {m.organization_id or (m.unit.organization_id if m.unit is not None else None) for m in memberships_of(user)}
     orgs.discard(None)
     return orgs.pop() if len(orgs) == 1 else None

@@ -62,6 +62,25 @@ def test_a_permission_without_row_scope_needs_no_memberships_query(client, world
     assert user_has_perm(officer, "people.delete") and not user_has_perm(officer, "self.checkin")
 
 
+def test_the_token_brings_the_organisations_of_the_memberships(world, make_person):
+    """Direct organisation memberships and unit memberships both name their organisation (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("organisations come with the token on PostgreSQL")
+    from fangkong.conftest import make_user
+    from fangkong.core.tokens import ORGANIZATIONS_ATTR, token_user
+
+    user = make_user("two_orgs")
+    tenancy.membership_grant(user=user, role=Role.MEMBER, unit=world.workshop1, actor=world.admin)
+    raw = token_issue(user=user, name="t")[1]
+    assert getattr(token_user(raw), ORGANIZATIONS_ATTR) == (world.factory.pk,)
+    tenancy.membership_grant(user=user, role=Role.MEMBER, organization=world.other_org, actor=world.admin)
+    assert sorted(getattr(token_user(raw), ORGANIZATIONS_ATTR)) == sorted([world.factory.pk, world.other_org.pk])
+    lonely = make_user("no_memberships")
+    assert getattr(token_user(token_issue(user=lonely, name="t")[1]), ORGANIZATIONS_ATTR) == ()
+    loaded = token_user(raw)
+    assert loaded.pk == user.pk and loaded.username == "two_orgs" and loaded.is_active and not loaded._state.adding
+
+
 def test_revoked_token_is_refused_at_once(client, world):
     token, raw = token_issue(user=world.alice, name="t")
     assert client.get("/api/v1/people", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200

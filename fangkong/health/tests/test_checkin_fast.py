@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fangkong.conftest import make_user
 from fangkong.core.tokens import token_issue
@@ -82,6 +84,23 @@ def test_common_checkin_stores_fulfils_and_answers_like_the_general_path(client,
     for key in body:
         if key not in ("id", "submitted_at"):
             assert body[key] == other[key], key
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_cold_checkin_is_two_statements(client, ann, taken):
+    """A member's token is used once a day, so the auth cache is cold for nearly every check-in: the token, its
+    user, roles and organisations come in one statement, and the check-in in one more. No memberships query."""
+    from fangkong.core import authcache
+
+    raw = token_issue(user=ann.user, name="t")[1]
+    authcache.clear()
+    services.uniform_setting(ann.organization_id)  # shared by all the organisation's members: warm
+    with CaptureQueriesContext(connection) as q:
+        r = post(client, ann.user, {"temperature": "36.6", "client_key": "cold"}, token=raw)
+    assert r.status_code == 201, r.content
+    assert taken[-1] is not None and taken[-1].created
+    assert len(q.captured_queries) == 2, [x["sql"][:80] for x in q.captured_queries]
+    assert "core_apitoken" in q.captured_queries[0]["sql"] and "health_checkin" in q.captured_queries[1]["sql"]
 
 
 @time_machine.travel(NOW, tick=False)
