@@ -1,7 +1,7 @@
 """Where a hot request's CPU goes, in-process (no HTTP, no load generator): the app's own CPU per request and the
 PostgreSQL backend's, for ping, an authenticated POST that does no work, the check-in and the entry scan.
 
-    # check-ins: the database of checkin_throughput.py (its 200 bench members must exist: run that script once)
+    # check-ins: the database of checkin_throughput.py (its bench members must exist: run that script once)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fangkong_bench_health FANGKONG_VAR_DIR=/tmp/fkbench_health \\
         .venv/bin/python bench/hotpath_cpu.py checkin
     # scans: the database of access_scans.py (10 M scans)
@@ -42,7 +42,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from fangkong.core.tokens import token_issue  # noqa: E402
+from fangkong.core.tokens import PREFIX, token_issue  # noqa: E402
 
 
 def call(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> tuple[str, bytes]:
@@ -106,20 +106,24 @@ def main() -> None:
     user_model = get_user_model()
     measure("GET /ping", lambda: call("GET", "/api/v1/ping"), n * 2, ("200",))
     if which == "checkin":
-        tokens = [token_issue(user=user_model.objects.get(username=f"bench_member_{i}"), name="cpu")[1]
-                  for i in range(50)]
+        # The bench members' tokens of checkin_throughput.py: 50 used again and again (warm), and the rest once each
+        # (cold: a member checks in about once a day, so the auth cache rarely knows the token).
+        tokens = [f"{PREFIX}bench-member-{i:07d}" for i in range(50)]
+        unseen = iter(f"{PREFIX}bench-member-{i:07d}" for i in range(200, 200 + 3 * n))
 
-        def checkin() -> tuple[str, bytes]:
+        def checkin(token: str | None = None) -> tuple[str, bytes]:
             body = json.dumps({"temperature": f"36.{random.randrange(10)}", "client_key": uuid.uuid4().hex,
                                "device_id": "cpu"}).encode()
-            return call("POST", "/api/v1/checkins", body, {"HTTP_AUTHORIZATION": f"Bearer {random.choice(tokens)}",
+            token = token or random.choice(tokens)
+            return call("POST", "/api/v1/checkins", body, {"HTTP_AUTHORIZATION": f"Bearer {token}",
                                                           "CONTENT_TYPE": "application/json"})
 
-        measure("POST /checkins (common path)", checkin, n, ("201",))
+        measure("POST /checkins (common path)", checkin, n, ("201", "200"))
+        measure("POST /checkins (cold token)", lambda: checkin(next(unseen)), n, ("201", "200"))
         from fangkong.health import checkin_fast
 
         canned(checkin_fast, "checkin_submit_common")
-        measure("POST /checkins floor (no work)", checkin, n, ("201",))
+        measure("POST /checkins floor (no work)", checkin, n, ("201", "200"))
     else:
         from fangkong.access.models import Venue
         from fangkong.people.models import Person
@@ -139,6 +143,22 @@ def main() -> None:
                 item["health_code"] = code
             return call("POST", "/api/v1/scans", json.dumps(item).encode(), headers)
 
+        if which == "batch":
+            def batch(code: str = "", people_pool: list[int] = people) -> tuple[str, bytes]:
+                items = [{"venue_id": random.choice(venues), "person_id": random.choice(people_pool),
+                          "at": timezone.now().isoformat(), "temperature": "36.5", "device_id": "cpu",
+                          "client_key": uuid.uuid4().hex, **({"health_code": code} if code else {})}
+                         for _ in range(1000)]
+                return call("POST", "/api/v1/scans/batch", json.dumps({"items": items}).encode(), headers)
+
+            # Per batch of 1,000 rows (n batches each).
+            batches = max(n // 200, 3)
+            measure("batch of 1,000, no colour", batch, batches, ("200",))
+            seen = people[:1000]
+            batch("green", seen)  # these 1,000 people have been seen green: the colour is no change
+            measure("batch of 1,000, green seen before", lambda: batch("green", seen), batches, ("200",))
+            measure("batch of 1,000, green, mostly new", lambda: batch("green"), batches, ("200",))
+            return
         measure("POST /scans (entry, no colour)", scan, n, ("201",))
         measure("POST /scans (entry, green seen)", lambda: scan("green"), n, ("201",))
         from fangkong.access import scan_fast
