@@ -151,7 +151,11 @@ def main() -> None:
                          for _ in range(1000)]
                 return call("POST", "/api/v1/scans/batch", json.dumps({"items": items}).encode(), headers)
 
-            # Per batch of 1,000 rows (n batches each).
+            # Per batch of 1,000 rows (n batches each). BENCH_CHUNK=1000 sends each batch in one statement at the end
+            # (no overlap of deciding and writing), for comparison with the pipelined chunks.
+            from fangkong.access import scan_writer
+
+            scan_writer.CHUNK = int(os.environ.get("BENCH_CHUNK", scan_writer.CHUNK))
             batches = max(n // 200, 3)
             measure("batch of 1,000, no colour", batch, batches, ("200",))
             seen = people[:1000]

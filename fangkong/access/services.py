@@ -5,7 +5,6 @@ with one query each and inserts with one statement.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from django.utils import timezone
 
 from fangkong.access import capacity, rules
 from fangkong.access.models import AccessSetting, PassCode, Scan, VehiclePass, Venue, Visit
+from fangkong.access.scan_writer import ScanWriter, new_scan
 from fangkong.core import authcache, crypto, fastsql
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import NotFound, ServiceError
@@ -441,96 +441,109 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     seen_keys: dict[tuple[str, str], int] = {}
     fever: list[Scan] = []
     codes_seen: dict[int, tuple[Person, str, datetime]] = {}
+    # Read before the loop: once the first chunk of scans is sent, the connection is in pipeline mode until the
+    # writer finishes, and the decisions themselves are pure.
+    for venue in venues.values():
+        if venue.organization_id not in settings_cache:
+            settings_cache[venue.organization_id] = setting_for(venue.organization_id)
     order = sorted(range(len(items)), key=lambda k: to_aware(items[k].at))
-    for idx in order:
-        if results[idx] is not None:
-            continue
-        item = items[idx]
-        key = (item.device_id or "", item.client_key) if item.client_key else None
-        if key and key in previous:
-            results[idx] = ScanResult(idx, True, previous[key], replay=True)
-            continue
-        if key and key in seen_keys:
-            results[idx] = ScanResult(idx, True, None, replay=True, message=f"与第 {seen_keys[key] + 1} 条重复")
-            continue
-        venue_id = item.venue_id if item.venue_id is not None else token_ids.get(idx)
-        venue = venues.get(venue_id) if venue_id is not None else None
-        if venue is None:
-            field_name = "venue_id" if item.venue_id is not None else "venue_token"
-            if item.venue_id is None and not item.venue_token:
-                results[idx] = _item_error(idx, "venue_id", "缺少场所：请提供 venue_id 或 venue_token")
-            else:
-                results[idx] = _item_error(idx, field_name, f"场所 {venue_id} 不存在或无权访问", 404)
-            continue
-        if idx in parsed_tokens and parsed_tokens[idx][1] != venue.code_version:
-            results[idx] = _item_error(idx, "venue_token", f"场所码已更换（{venue.name}），请扫描最新的场所码")
-            continue
-        if not venue.active:
-            results[idx] = _item_error(idx, "venue_id", f"场所“{venue.name}”已停用")
-            continue
-        person = people.get(item.person_id)
-        if person is None or person.organization_id != venue.organization_id:
-            results[idx] = _item_error(idx, "person_id", f"人员 {item.person_id} 不在该场所所属单位的台账中", 404)
-            continue
-        at = to_aware(item.at)
-        try:
-            rules.check_time(at, now)
-            temperature = rules.check_temperature(item.temperature)
-            health_code = rules.check_health_code(item.health_code)
-        except (ValueError, InvalidOperation) as exc:
-            field_name = "at" if "时间" in str(exc) else "temperature" if "体温" in str(exc) else "health_code"
-            results[idx] = _item_error(idx, field_name, str(exc))
-            continue
-        if item.direction not in Scan.Direction.values:
-            results[idx] = _item_error(idx, "direction", "方向应为 entry（进入）或 exit（离开）")
-            continue
-        scan = Scan(
-            organization_id=venue.organization_id, venue=venue, person=person, direction=item.direction, at=at,
-            temperature=temperature, health_code=health_code, device_id=item.device_id or "",
-            client_key=item.client_key or None, recorded_by=actor if getattr(actor, "is_authenticated", False)
-            else None,
-        )
-        if item.direction == Scan.Direction.EXIT:
-            entry = open_entries.get((venue.pk, person.pk))
-            if entry is None or entry.at > at:
-                results[idx] = _item_error(
-                    idx, "direction", f"{person.name} 在“{venue.name}”没有未结束的进入记录，无法登记离开")
+    tz = timezone.get_current_timezone()
+    recorded_by_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    with ScanWriter() as writer:
+        for idx in order:
+            if results[idx] is not None:
                 continue
-            decision = rules.exit_decision()
-            entry.left_at, entry.estimated_exit = at, False
-            if entry.pk:
-                scan.entry_id = entry.pk
-                closed_existing.append(entry)
-            else:
-                in_batch_links.append((scan, entry))
-            del open_entries[(venue.pk, person.pk)]
-        else:
-            setting = settings_cache.get(venue.organization_id)
-            if setting is None:
-                setting = settings_cache[venue.organization_id] = setting_for(venue.organization_id)
-            approved = any(v.starts_at - VISIT_EARLY <= at <= v.ends_at for v in visits.get(person.pk, []))
-            decision = rules.decide_entry(
-                _facts(person, approved), temperature=temperature, health_code=health_code,
-                threshold=effective_fever_threshold(setting, venue), today=timezone.localdate(at), now=at,
-                refuse_unknown=setting.refuse_unknown,
+            item = items[idx]
+            key = (item.device_id or "", item.client_key) if item.client_key else None
+            if key and key in previous:
+                results[idx] = ScanResult(idx, True, previous[key], replay=True)
+                continue
+            if key and key in seen_keys:
+                results[idx] = ScanResult(idx, True, None, replay=True, message=f"与第 {seen_keys[key] + 1} 条重复")
+                continue
+            venue_id = item.venue_id if item.venue_id is not None else token_ids.get(idx)
+            venue = venues.get(venue_id) if venue_id is not None else None
+            if venue is None:
+                field_name = "venue_id" if item.venue_id is not None else "venue_token"
+                if item.venue_id is None and not item.venue_token:
+                    results[idx] = _item_error(idx, "venue_id", "缺少场所：请提供 venue_id 或 venue_token")
+                else:
+                    results[idx] = _item_error(idx, field_name, f"场所 {venue_id} 不存在或无权访问", 404)
+                continue
+            if idx in parsed_tokens and parsed_tokens[idx][1] != venue.code_version:
+                results[idx] = _item_error(idx, "venue_token", f"场所码已更换（{venue.name}），请扫描最新的场所码")
+                continue
+            if not venue.active:
+                results[idx] = _item_error(idx, "venue_id", f"场所“{venue.name}”已停用")
+                continue
+            person = people.get(item.person_id)
+            if person is None or person.organization_id != venue.organization_id:
+                results[idx] = _item_error(idx, "person_id", f"人员 {item.person_id} 不在该场所所属单位的台账中", 404)
+                continue
+            at = to_aware(item.at)
+            try:
+                rules.check_time(at, now)
+                temperature = rules.check_temperature(item.temperature)
+                health_code = rules.check_health_code(item.health_code)
+            except (ValueError, InvalidOperation) as exc:
+                field_name = "at" if "时间" in str(exc) else "temperature" if "体温" in str(exc) else "health_code"
+                results[idx] = _item_error(idx, field_name, str(exc))
+                continue
+            if item.direction not in DIRECTIONS:
+                results[idx] = _item_error(idx, "direction", "方向应为 entry（进入）或 exit（离开）")
+                continue
+            # Ids rather than objects (no descriptor per field), then the related objects cached as assignment
+            # would: a batch builds up to 1,000 of these.
+            scan = new_scan(
+                organization_id=venue.organization_id, venue_id=venue.pk, person_id=person.pk,
+                direction=item.direction, at=at, temperature=temperature, health_code=health_code,
+                device_id=item.device_id or "", client_key=item.client_key or None, recorded_by_id=recorded_by_id,
             )
-            if decision.admit:
-                open_entries[(venue.pk, person.pk)] = scan
-            if decision.fever:
-                fever.append(scan)
-        scan.decision = decision.value
-        scan.reasons = decision.reasons_json()
-        if health_code:
-            seen = codes_seen.get(person.pk)
-            if seen is None or seen[2] < at:
-                codes_seen[person.pk] = (person, health_code, at)
-        new_scans.append((idx, scan))
-        if key:
-            seen_keys[key] = idx
-        results[idx] = ScanResult(idx, True, scan)
+            _VENUE_CACHE.set_cached_value(scan, venue)
+            _PERSON_CACHE.set_cached_value(scan, person)
+            if recorded_by_id is not None:
+                _RECORDER_CACHE.set_cached_value(scan, actor)
+            if item.direction == Scan.Direction.EXIT:
+                entry = open_entries.get((venue.pk, person.pk))
+                if entry is None or entry.at > at:
+                    results[idx] = _item_error(
+                        idx, "direction", f"{person.name} 在“{venue.name}”没有未结束的进入记录，无法登记离开")
+                    continue
+                decision = rules.exit_decision()
+                entry.left_at, entry.estimated_exit = at, False
+                if entry.pk:
+                    scan.entry_id = entry.pk
+                    closed_existing.append(entry)
+                else:
+                    in_batch_links.append((scan, entry))
+                del open_entries[(venue.pk, person.pk)]
+            else:
+                setting = settings_cache.get(venue.organization_id)
+                if setting is None:
+                    setting = settings_cache[venue.organization_id] = setting_for(venue.organization_id)
+                approved = any(v.starts_at - VISIT_EARLY <= at <= v.ends_at for v in visits.get(person.pk, []))
+                decision = rules.decide_entry(
+                    _facts(person, approved), temperature=temperature, health_code=health_code,
+                    threshold=effective_fever_threshold(setting, venue), today=at.astimezone(tz).date(), now=at,
+                    refuse_unknown=setting.refuse_unknown,
+                )
+                if decision.admit:
+                    open_entries[(venue.pk, person.pk)] = scan
+                if decision.fever:
+                    fever.append(scan)
+            scan.decision = decision.value
+            scan.reasons = decision.reasons_json()
+            if health_code:
+                seen = codes_seen.get(person.pk)
+                if seen is None or seen[2] < at:
+                    codes_seen[person.pk] = (person, health_code, at)
+            new_scans.append((idx, scan))
+            writer.add(scan)
+            if key:
+                seen_keys[key] = idx
+            results[idx] = ScanResult(idx, True, scan)
 
     if new_scans:
-        _insert_scans([s for _, s in new_scans])
         capacity.queue_alerts(s for _, s in new_scans)  # no query: a task after commit, for venues with a capacity
     if codes_seen:
         people_set_health_codes(observations=codes_seen, actor=actor)
@@ -553,57 +566,15 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     return [r for r in results if r is not None]
 
 
+DIRECTIONS = frozenset(Scan.Direction.values)
+# The foreign keys whose related objects a new scan caches (ForeignKey.set_cached_value, as assignment does).
+_VENUE_CACHE: Any = Scan._meta.get_field("venue")
+_PERSON_CACHE: Any = Scan._meta.get_field("person")
+_RECORDER_CACHE: Any = Scan._meta.get_field("recorded_by")
+
 # What the entry decision reads about a person (never the encrypted ID number or phone).
 DECISION_FIELDS = ("id", "organization_id", "name", "kind", "is_active", "measure_kind", "measure_until",
                    "symptomatic_since", "health_code", "health_code_at")
-
-
-def _insert_columns(model: Any) -> list[Any]:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
-
-
-_SCANS_INSERT: str | None = None
-
-
-def _scans_insert_sql() -> str:
-    global _SCANS_INSERT
-    if _SCANS_INSERT is None:
-        cols = _insert_columns(Scan)
-        types = [("text" if f.get_internal_type() == "JSONField" else f.db_type(connection).split("(")[0])
-                 for f in cols]
-        selects = [f"u.c{n}::jsonb" if f.get_internal_type() == "JSONField" else f"u.c{n}"
-                   for n, f in enumerate(cols)]
-        source = (f"SELECT {', '.join(selects)} FROM unnest({', '.join(f'%b::{t}[]' for t in types)}) "
-                  f"WITH ORDINALITY AS u({', '.join(f'c{n}' for n in range(len(cols)))}, ord) ORDER BY u.ord")
-        q = connection.ops.quote_name
-        _SCANS_INSERT = (f"INSERT INTO {q(Scan._meta.db_table)} ({', '.join(q(f.column) for f in cols)}) {source} "
-                         "RETURNING id")
-    return _SCANS_INSERT
-
-
-def _insert_scans(scans: list[Scan]) -> None:
-    """Insert many scans in one statement and set their ids: on PostgreSQL `INSERT … SELECT FROM unnest(arrays)`
-    (one parameter per column instead of one per value: ~15,000 fewer for a full batch, and no per-row SQL
-    compilation); elsewhere bulk_create. A duplicate (device, client key) raises IntegrityError as bulk_create does.
-    """
-    if not fastsql.available() or len(scans) < 2:
-        Scan.objects.bulk_create(scans)
-        return
-    cols = _insert_columns(Scan)
-    arrays: list[list[Any]] = []
-    for f in cols:
-        # pre_save fills auto_now_add; the values are ints, strings, aware datetimes, Decimals, booleans and None,
-        # which psycopg sends as typed arrays (server-side binding: nothing is quoted into the statement text).
-        values = [f.pre_save(obj, True) for obj in scans]
-        if f.get_internal_type() == "JSONField":
-            values = [None if v is None else json.dumps(v, cls=f.encoder, ensure_ascii=False) for v in values]
-        arrays.append(values)
-    rows = fastsql.fetch_all(_scans_insert_sql(), arrays)
-    ids = [row[0] for row in rows]
-    for obj, pk in zip(scans, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
 
 
 def scan_record(*, actor: Any, venues: Any, people: Any, now: datetime | None = None,

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -77,3 +78,21 @@ def execute(sql: str, params: Sequence[Any] | Mapping[str, Any], *, prepare: boo
     with _cursor() as cur:
         _execute(cur, sql, params, prepare)
         return cur.rowcount
+
+
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """Pipeline mode on Django's connection: statements started with `send` go to the server at once and run while
+    the caller goes on; reading a cursor's rows waits for that statement. psycopg's errors surface as django.db's,
+    when the rows are read or when the block ends."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+def send(sql: str, params: Sequence[Any] | Mapping[str, Any], *, prepare: bool = True) -> psycopg.Cursor[Any]:
+    """Start one statement inside `pipelined()` and return its cursor without waiting for the result; the caller
+    reads its rows (`fetchall()`) and closes it before the block ends."""
+    cur = _cursor()
+    _execute(cur, sql, params, prepare)
+    return cur
