@@ -154,7 +154,10 @@ def create_scans_batch(request: HttpRequest, data: BatchIn) -> Any:
             first_field, first_msgs = next(iter(errors.items()))
             failures.append({"index": index, "ok": False, "message": f"第 {index + 1} 条，{first_field}：{first_msgs[0]}",
                              "errors": errors})
-    results = services.scans_record(items=parsed, actor=request.user, **_scopes(request)) if parsed else []
+    user = request.user
+    # Venues from the per-process cache (a batch names hundreds): the same scope as _scopes() gives as a QuerySet.
+    scopes = {**_scopes(request), "venues": lambda ids: scan_fast.venues_visible(user, "scans.create", ids)}
+    results = services.scans_record(items=parsed, actor=user, **scopes) if parsed else []
     out = list(failures)
     for res in results:
         index = positions[res.index]

@@ -14,6 +14,7 @@ view. Nothing has been written then, and `services.scan_record` does everything 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import InvalidOperation
 from typing import Any
@@ -84,13 +85,31 @@ def venue_visible(user: Any, perm: str, venue: Venue, jurisdiction_path: str, au
     rules as `scope_q(user, perm, org="organization", unit=None)`."""
     from fangkong.tenancy.scope import user_scope
 
-    scope = user_scope(user, perm)
+    return _in_scope(user_scope(user, perm), venue, jurisdiction_path, authority_id)
+
+
+def _in_scope(scope: Any, venue: Venue, jurisdiction_path: str, authority_id: int | None) -> bool:
     if scope.everything:
         return True
     org_id = venue.organization_id
     return (org_id in scope.organization_ids or org_id in scope.unit_org_ids
             or (authority_id is not None and authority_id in scope.authority_ids)
             or any(jurisdiction_path.startswith(p) for p in scope.jurisdiction_paths))
+
+
+def venues_visible(user: Any, perm: str, venue_ids: Iterable[int]) -> dict[int, Venue]:
+    """What `Venue.objects.visible_to(user, perm).filter(id__in=venue_ids)` finds, from the per-process venue cache:
+    a batch names hundreds of venues, and building them from the database was a tenth of its Python. The venues are
+    shared with other requests: read them, never change them."""
+    from fangkong.tenancy.scope import user_scope
+
+    scope = user_scope(user, perm)
+    found = {}
+    for venue_id in venue_ids:
+        cached = venue_cached(venue_id)
+        if cached is not None and _in_scope(scope, *cached):
+            found[venue_id] = cached[0]
+    return found
 
 
 # What the decision and the response read about the person (never the encrypted ID number or phone).

@@ -346,6 +346,8 @@ def to_aware(at: datetime) -> datetime:
 def scans_record(*, items: Sequence[ScanInput], actor: Any, venues: Any, people: Any,
                  now: datetime | None = None) -> list[ScanResult]:
     """Record scans; `venues` and `people` are the caller's scope (QuerySets), so anything outside it is 'not found'.
+    `venues` may instead be a function from venue ids to the visible venues by id (the API's per-process cache,
+    `scan_fast.venues_visible`).
 
     Valid items are stored even when others fail. Items are paired in time order, so an exit in the same batch as
     its entry closes it. A (device_id, client_key) seen before returns the first result and stores nothing.
@@ -381,7 +383,7 @@ def _in(model: Any, field_name: str, values: Iterable[Any]) -> Any:
                   output_field=BooleanField())
 
 
-def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: Any, now: datetime,
+def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_qs: Any, now: datetime,
             check_replays: bool = True) -> list[ScanResult]:
     results: list[ScanResult | None] = [None] * len(items)
 
@@ -410,7 +412,12 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
             except (ValueError, TypeError):
                 results[idx] = _item_error(idx, "venue_token", "场所码无效：内容无法识别")
     venue_ids = {i.venue_id for i in items if i.venue_id is not None} | set(token_ids.values())
-    venues = {v.pk: v for v in venues_qs.filter(_in(Venue, "id", venue_ids))} if venue_ids else {}
+    if not venue_ids:
+        venues: dict[int, Venue] = {}
+    elif callable(venue_scope):
+        venues = venue_scope(venue_ids)
+    else:
+        venues = {v.pk: v for v in venue_scope.filter(_in(Venue, "id", venue_ids))}
     person_ids = {i.person_id for i in items}
     # The decision never needs the encrypted ID number or phone: skip reading and decrypting them.
     people = ({p.pk: p for p in people_qs.filter(_in(Person, "id", person_ids)).only(*DECISION_FIELDS)}
@@ -443,9 +450,8 @@ def _record(items: Sequence[ScanInput], actor: Any, venues_qs: Any, people_qs: A
     codes_seen: dict[int, tuple[Person, str, datetime]] = {}
     # Read before the loop: once the first chunk of scans is sent, the connection is in pipeline mode until the
     # writer finishes, and the decisions themselves are pure.
-    for venue in venues.values():
-        if venue.organization_id not in settings_cache:
-            settings_cache[venue.organization_id] = setting_for(venue.organization_id)
+    for org_id in {v.organization_id for v in venues.values()}:
+        settings_cache[org_id] = setting_for(org_id)
     order = sorted(range(len(items)), key=lambda k: to_aware(items[k].at))
     tz = timezone.get_current_timezone()
     recorded_by_id = actor.pk if getattr(actor, "is_authenticated", False) else None

@@ -75,6 +75,15 @@ def test_cross_tenant_is_404(world, make_person, gate_venue, other_venue, api):
     assert r.status_code == 404
     assert not Scan.objects.exists()
     assert all(v["id"] != gate_venue.pk for v in charlie.get("/venues").json())
+    # The same in a batch (its venues come from the per-process cache): per item, with alice's venue cached warm.
+    api(world.alice).post("/scans", {"venue_id": gate_venue.pk, "person_id": person.pk, "at": _now()})
+    r = charlie.post("/scans/batch", {"items": [
+        {"venue_id": gate_venue.pk, "person_id": person.pk, "at": _now(), "client_key": "x1"},
+        {"venue_token": services.venue_token(gate_venue), "person_id": person.pk, "at": _now(), "client_key": "x2"},
+    ]})
+    assert r.status_code == 200 and [i["ok"] for i in r.json()["results"]] == [False, False]
+    assert all("不存在或无权访问" in i["message"] for i in r.json()["results"])
+    assert Scan.objects.count() == 1
 
 
 def test_forged_and_rotated_tokens(world, make_person, gate_venue, api):
