@@ -9,7 +9,9 @@
    connections for BENCH_LOAD_SECONDS (default 20 s) each: requests/s, p50/p99 latency, ratio.
 3. Batch endpoint (1,000 scans per request, BENCH_BATCHES requests) rows/s vs raw psycopg COPY of the same number
    of rows into the same table, alternating, in the same run; both payloads are made before the clocks start.
-   BENCH_ONLY=batch skips 2 (and the page, 4); BENCH_ONLY=generate stops after 1.
+   BENCH_ONLY=batch skips 2 (and the page, 4), BENCH_ONLY=single skips 3 and 4; BENCH_ONLY=generate stops after 1.
+   BENCH_WORKERS (default: one per core) and BENCH_THREADS (default 8) shape the gthread server, as
+   docs/deployment.md runs it.
 4. The scan log page filtered by venue and day: p95 over 60 requests.
 """
 
@@ -195,11 +197,11 @@ def load(port: int, method: str, path: str, body_for, headers: dict[str, str], s
 
 def http_bench(person_ids: list[int], venue_ids: list[int], raw_token: str) -> None:
     port = free_port()
-    workers = os.environ.get("BENCH_WORKERS", "4")
+    workers = os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2))
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", workers,
-         "--worker-class", "gthread", "--threads", "8", "--log-level", "warning"],
+         "--worker-class", "gthread", "--threads", os.environ.get("BENCH_THREADS", "8"), "--log-level", "warning"],
         cwd=ROOT, env=env, start_new_session=True,
     )
     try:
@@ -216,7 +218,8 @@ def http_bench(person_ids: list[int], venue_ids: list[int], raw_token: str) -> N
         load(port, "GET", "/api/v1/ping", lambda r: None, {}, 5)  # warm-up: all workers up and connected
         if os.environ.get("BENCH_ONLY") != "batch":
             single_scans(port, person_ids, venue_ids, auth)
-        batch_vs_copy(port, person_ids, venue_ids, auth)
+        if os.environ.get("BENCH_ONLY") != "single":
+            batch_vs_copy(port, person_ids, venue_ids, auth)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -306,7 +309,7 @@ def main() -> None:
     if os.environ.get("BENCH_ONLY") == "generate":
         return
     _, raw = token_issue(user=user, name="bench")
-    if os.environ.get("BENCH_ONLY") != "batch":
+    if os.environ.get("BENCH_ONLY") not in ("batch", "single"):
         page_bench(user, venue_ids)
     http_bench(person_ids, venue_ids, raw)
 

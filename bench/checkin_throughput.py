@@ -1,11 +1,12 @@
 """Benchmark: check-in endpoint throughput vs the bare JSON endpoint (/api/v1/ping) on the same server (goal ≥ 0.5).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fangkong_bench_health FANGKONG_VAR_DIR=/tmp/fkbench \\
-        .venv/bin/python bench/checkin_throughput.py [--workers 3] [--threads 12] [--seconds 20] [--users 200] \\
+        .venv/bin/python bench/checkin_throughput.py [--workers N] [--server-threads 8] [--threads 12] [--seconds 20] [--users 200] \\
         [--cold-users 40000]
 
-Starts gunicorn (sync workers, DEBUG=0) on 127.0.0.1 and drives it with a bounded load generator: a fixed number of
-threads, each sending requests back to back over http.client for a fixed time. The ping endpoint needs no
+Starts gunicorn (DEBUG=0) on 127.0.0.1 as docs/deployment.md runs it, gthread workers, one per core, 8 threads each
+(`--workers`, `--server-threads 1` for sync workers), and drives it with a bounded load generator: a fixed number of
+threads, each sending requests back to back over http.client, a new connection each, for a fixed time. The ping endpoint needs no
 authentication. Each check-in carries a member's bearer token, a fresh client_key and a temperature, and is measured
 two ways:
 
@@ -140,8 +141,8 @@ def drive(port: int, threads: int, seconds: float, make_request) -> tuple[int, i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--server-threads", type=int, default=1, help="gunicorn threads per worker (1: sync)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (default: cores)")
+    parser.add_argument("--server-threads", type=int, default=8, help="gunicorn threads per worker (1: sync)")
     parser.add_argument("--threads", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--users", type=int, default=200, help="members whose tokens the warm phase repeats")
