@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from fangkong.access import scan_fast, selectors, services, visitors
 from fangkong.access.models import Scan, VehiclePass, Venue, Visit
+from fangkong.core import fastsql
 from fangkong.core.access import api_permission
 from fangkong.core.api_support import paginate
 from fangkong.core.validation_messages import pydantic_message
@@ -155,9 +156,13 @@ def create_scans_batch(request: HttpRequest, data: BatchIn) -> Any:
             failures.append({"index": index, "ok": False, "message": f"第 {index + 1} 条，{first_field}：{first_msgs[0]}",
                              "errors": errors})
     user = request.user
-    # Venues from the per-process cache (a batch names hundreds): the same scope as _scopes() gives as a QuerySet.
-    scopes = {**_scopes(request), "venues": lambda ids: scan_fast.venues_visible(user, "scans.create", ids)}
-    results = services.scans_record(items=parsed, actor=user, **scopes) if parsed else []
+    # The same scopes as _scopes() gives as QuerySets, read faster (a batch names hundreds of venues and people):
+    # venues from the per-process cache, people in one prepared statement.
+    people: Any = scan_fast.people_for_decision if fastsql.available() else Person.objects.all()
+    results = services.scans_record(
+        items=parsed, actor=user, venues=lambda ids: scan_fast.venues_visible(user, "scans.create", ids),
+        people=people,
+    ) if parsed else []
     out = list(failures)
     for res in results:
         index = positions[res.index]

@@ -13,6 +13,7 @@ view. Nothing has been written then, and `services.scan_record` does everything 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
 from datetime import datetime
@@ -20,6 +21,7 @@ from decimal import InvalidOperation
 from typing import Any
 
 from django.core import signing
+from django.db import connection
 from django.db.models import Subquery
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -29,6 +31,7 @@ from psycopg.types.json import Jsonb
 from fangkong.access import capacity, rules
 from fangkong.access.models import Scan, Venue
 from fangkong.access.services import (
+    DECISION_FIELDS,
     HEALTH_CODE_REFRESH,
     VENUE_SALT,
     ScanInput,
@@ -110,6 +113,23 @@ def venues_visible(user: Any, perm: str, venue_ids: Iterable[int]) -> dict[int, 
         if cached is not None and _in_scope(scope, *cached):
             found[venue_id] = cached[0]
     return found
+
+
+def people_for_decision(person_ids: Iterable[int]) -> dict[int, Person]:
+    """`Person.objects.filter(id__in=…).only(*services.DECISION_FIELDS)` by id, for a batch: one prepared statement
+    with psycopg's own (C) timestamp loader, instead of the ORM's query compilation and Django's Python one (≈ 10 µs a
+    value). The people come back as model instances with the other fields deferred, exactly as `only()` gives."""
+    fields, sql = _decision_people_sql()
+    rows = fastsql.fetch_all(sql, ([int(i) for i in person_ids],), native_timestamps=True)
+    alias = connection.alias
+    return {row[0]: Person.from_db(alias, fields, row) for row in rows}
+
+
+@functools.cache
+def _decision_people_sql() -> tuple[list[str], str]:
+    # Model order: from_db takes the values of the fields it is given in the order the model declares them.
+    fields = [f.attname for f in Person._meta.concrete_fields if f.attname in DECISION_FIELDS]
+    return fields, f"SELECT {', '.join(fields)} FROM people_person WHERE id = ANY(%s::bigint[])"
 
 
 # What the decision and the response read about the person (never the encrypted ID number or phone).

@@ -24,9 +24,10 @@ from django.utils import timezone
 from fangkong.access.models import Scan
 from fangkong.core import fastsql
 
-# Scans per statement: small enough that the server starts early and the last chunk (which nothing overlaps) is
-# short, large enough that each statement's fixed cost stays small.
+# Scans per statement: small enough that the last chunk (which nothing overlaps) is short, large enough that each
+# statement's fixed cost stays small. The first chunk is smaller, so that the server starts inserting early.
 CHUNK = 200
+FIRST_CHUNK = 50
 
 
 def _columns() -> list[Any]:
@@ -109,7 +110,7 @@ class ScanWriter:
     def add(self, scan: Scan) -> None:
         self.pending.append(scan)
         self.all.append(scan)
-        if len(self.pending) >= CHUNK and fastsql.available():
+        if len(self.pending) >= (CHUNK if self.sent else min(FIRST_CHUNK, CHUNK)) and fastsql.available():
             self._send()
 
     def _send(self) -> None:

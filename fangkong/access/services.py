@@ -346,8 +346,8 @@ def to_aware(at: datetime) -> datetime:
 def scans_record(*, items: Sequence[ScanInput], actor: Any, venues: Any, people: Any,
                  now: datetime | None = None) -> list[ScanResult]:
     """Record scans; `venues` and `people` are the caller's scope (QuerySets), so anything outside it is 'not found'.
-    `venues` may instead be a function from venue ids to the visible venues by id (the API's per-process cache,
-    `scan_fast.venues_visible`).
+    Either may instead be a function from ids to the visible objects by id (the batch API's: the per-process venue
+    cache, `scan_fast.venues_visible`, and `scan_fast.people_for_decision`).
 
     Valid items are stored even when others fail. Items are paired in time order, so an exit in the same batch as
     its entry closes it. A (device_id, client_key) seen before returns the first result and stores nothing.
@@ -383,7 +383,7 @@ def _in(model: Any, field_name: str, values: Iterable[Any]) -> Any:
                   output_field=BooleanField())
 
 
-def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_qs: Any, now: datetime,
+def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_scope: Any, now: datetime,
             check_replays: bool = True) -> list[ScanResult]:
     results: list[ScanResult | None] = [None] * len(items)
 
@@ -420,8 +420,12 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_qs:
         venues = {v.pk: v for v in venue_scope.filter(_in(Venue, "id", venue_ids))}
     person_ids = {i.person_id for i in items}
     # The decision never needs the encrypted ID number or phone: skip reading and decrypting them.
-    people = ({p.pk: p for p in people_qs.filter(_in(Person, "id", person_ids)).only(*DECISION_FIELDS)}
-              if person_ids else {})
+    if not person_ids:
+        people: dict[int, Person] = {}
+    elif callable(people_scope):
+        people = people_scope(person_ids)
+    else:
+        people = {p.pk: p for p in people_scope.filter(_in(Person, "id", person_ids)).only(*DECISION_FIELDS)}
 
     visitor_ids = [p.pk for p in people.values() if p.kind == Person.Kind.VISITOR]
     visits: dict[int, list[Visit]] = {}

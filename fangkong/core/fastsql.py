@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection
+from psycopg.types.datetime import TimestamptzLoader
 
 PREPARE = os.environ.get("FANGKONG_PREPARED_STATEMENTS", "1") != "0"
 
@@ -64,11 +65,15 @@ def fetch_one(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[Any,
         return cur.fetchone()
 
 
-def fetch_all(sql: str, params: Sequence[Any] | Mapping[str, Any], *, prepare: bool = True
-              ) -> list[tuple[Any, ...]]:
+def fetch_all(sql: str, params: Sequence[Any] | Mapping[str, Any], *, prepare: bool = True,
+              native_timestamps: bool = False) -> list[tuple[Any, ...]]:
     """All rows of one statement. `prepare=False` still binds server-side (large arrays are sent as arrays, not
-    quoted into the text), without keeping a prepared statement for a text that varies."""
+    quoted into the text), without keeping a prepared statement for a text that varies. `native_timestamps` reads
+    timestamptz columns with psycopg's own loader (in C) instead of Django's Python subclass of it (≈ 10 µs a value);
+    the values are the same aware datetimes in UTC, only their tzinfo object differs."""
     with _cursor() as cur:
+        if native_timestamps:
+            cur.adapters.register_loader("timestamptz", TimestamptzLoader)
         _execute(cur, sql, params, prepare)
         return cur.fetchall()
 

@@ -69,3 +69,27 @@ def test_a_duplicate_found_in_the_pipeline_rolls_the_batch_back(world, make_pers
     assert connection.connection.pgconn.pipeline_status == pq.PipelineStatus.OFF  # pipeline mode was left
     results = record(world, items)
     assert sum(r.replay for r in results) == 1 and Scan.objects.count() == 20
+
+
+def test_people_for_decision_reads_what_the_orm_reads(world, make_person):
+    """The batch API's people read (one prepared statement, psycopg's timestamp loader) gives the same values as
+    the QuerySet it replaces, deferred fields included."""
+    from datetime import date
+
+    from fangkong.access import scan_fast
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's fast path")
+    plain, marked = make_person(), make_person()
+    Person.objects.filter(pk=marked.pk).update(
+        measure_kind="home_quarantine", measure_until=date(2026, 12, 1), symptomatic_since=timezone.now(),
+        health_code="yellow", health_code_at=timezone.now() - timedelta(hours=3))
+    fast = scan_fast.people_for_decision([plain.pk, marked.pk, 999_999])
+    orm = {p.pk: p for p in Person.objects.filter(pk__in=[plain.pk, marked.pk]).only(*services.DECISION_FIELDS)}
+    assert set(fast) == set(orm) == {plain.pk, marked.pk}
+    for pk, person in orm.items():
+        for name in services.DECISION_FIELDS:
+            assert getattr(fast[pk], name) == getattr(person, name), name
+        assert fast[pk].get_deferred_fields() == person.get_deferred_fields()
+        assert not fast[pk]._state.adding
+    assert fast[marked.pk].phone == marked.phone  # a deferred field loads on access, decrypted
