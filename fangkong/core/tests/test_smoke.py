@@ -86,9 +86,12 @@ def test_pages_render_for_the_owner(client, world, smoke_org):
 
 
 def test_sign_in_page_is_public_and_translated(client):
-    assert "用户名或手机号" in client.get("/login/").content.decode()
+    page = client.get("/login/").content.decode()
+    assert "用户名或手机号" in page and "· 防控 Fangkong</title>" in page
     client.cookies["django_language"] = "en"
-    assert "Username or phone" in client.get("/login/").content.decode()
+    page = client.get("/login/").content.decode()
+    assert "Username or phone" in page
+    assert "· Fangkong</title>" in page and "Fangkong Fangkong" not in page  # the brand once, in either language
 
 
 @pytest.mark.django_db
