@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from fangkong.core import fastsql
 from fangkong.tracing import rules
 from fangkong.tracing.models import Case, Contact
 
@@ -139,12 +140,9 @@ class IndexWindow:
 
 
 def native_timestamps(cur: Any) -> None:
-    """Read timestamptz columns on this cursor with psycopg's own loader (in C) instead of Django's Python subclass
-    of it, which costs ≈ 10 µs a value (4 ms for 300 rows of two timestamps, more than the query itself). The values
-    are the same aware datetimes: Django keeps the connection's TimeZone at UTC, so both give tzinfo=UTC."""
-    from psycopg.types.datetime import TimestamptzLoader
-
-    cur.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+    """`fastsql.use_native_timestamps` for a Django cursor (4 ms for 300 rows of two timestamps, more than the query
+    itself, with Django's loader)."""
+    fastsql.use_native_timestamps(cur.cursor)
 
 
 def _parse_ts(value: str) -> datetime:
