@@ -104,12 +104,10 @@ class ScanWriter:
     def __init__(self) -> None:
         self.pending: list[Scan] = []
         self.sent: list[tuple[list[Scan], psycopg.Cursor[Any]]] = []
-        self.all: list[Scan] = []
         self._pipeline: contextlib.ExitStack | None = None
 
     def add(self, scan: Scan) -> None:
         self.pending.append(scan)
-        self.all.append(scan)
         if len(self.pending) >= (CHUNK if self.sent else min(FIRST_CHUNK, CHUNK)) and fastsql.available():
             self._send()
 
@@ -120,22 +118,21 @@ class ScanWriter:
         self.sent.append((self.pending, fastsql.send(insert_sql(), _arrays(self.pending))))
         self.pending = []
 
-    def finish(self) -> list[Scan]:
+    def finish(self) -> None:
         """Send what is left, read every chunk's ids (raising IntegrityError on a duplicate) and leave pipeline
-        mode. Returns the scans in the order they were added."""
+        mode."""
         if self._pipeline is None:
             if len(self.pending) < 2 or not fastsql.available():
                 Scan.objects.bulk_create(self.pending)
             else:
                 _saved(self.pending, [row[0] for row in fastsql.fetch_all(insert_sql(), _arrays(self.pending))])
-            return self.all
+            return
         with self._pipeline:
             if self.pending:
                 self._send()
             for scans, cur in self.sent:
                 with cur:
                     _saved(scans, [row[0] for row in cur.fetchall()])
-        return self.all
 
     def __enter__(self) -> ScanWriter:
         return self

@@ -445,7 +445,6 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
             if (open_entry.venue_id, open_entry.person_id) in exit_pairs:
                 open_entries[(open_entry.venue_id, open_entry.person_id)] = open_entry  # the latest open entry wins
 
-    settings_cache: dict[int, AccessSetting] = {}
     new_scans: list[tuple[int, Scan]] = []
     closed_existing: list[Scan] = []
     in_batch_links: list[tuple[Scan, Scan]] = []
@@ -454,8 +453,8 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
     codes_seen: dict[int, tuple[Person, str, datetime]] = {}
     # Read before the loop: once the first chunk of scans is sent, the connection is in pipeline mode until the
     # writer finishes, and the decisions themselves are pure.
-    for org_id in {v.organization_id for v in venues.values()}:
-        settings_cache[org_id] = setting_for(org_id)
+    settings_by_org: dict[int, AccessSetting] = {
+        org_id: setting_for(org_id) for org_id in {v.organization_id for v in venues.values()}}
     order = sorted(range(len(items)), key=lambda k: to_aware(items[k].at))
     tz = timezone.get_current_timezone()
     recorded_by_id = actor.pk if getattr(actor, "is_authenticated", False) else None
@@ -528,9 +527,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
                     in_batch_links.append((scan, entry))
                 del open_entries[(venue.pk, person.pk)]
             else:
-                setting = settings_cache.get(venue.organization_id)
-                if setting is None:
-                    setting = settings_cache[venue.organization_id] = setting_for(venue.organization_id)
+                setting = settings_by_org[venue.organization_id]
                 approved = any(v.starts_at - VISIT_EARLY <= at <= v.ends_at for v in visits.get(person.pk, []))
                 decision = rules.decide_entry(
                     _facts(person, approved), temperature=temperature, health_code=health_code,
