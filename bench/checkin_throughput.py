@@ -12,7 +12,9 @@ two ways:
 
 - warm: the tokens of `--users` members, again and again, so the server's auth cache mostly knows them;
 - cold: each request a member whose token this server has not seen yet (`--cold-users` of them, used once each),
-  as in real use, where a member checks in about once a day.
+  as in real use, where a member checks in about once a day. The run starts by making today new for the bench
+  members (their check-ins of today removed, their obligations due again), so every cold check-in is the member's
+  first of the day and fulfils the obligation, also on a second run the same day.
 
 Every phase runs against the same server; the machine's cores are shared by the server, PostgreSQL and the load
 generator, so the absolute figures are low and the ratio is what matters. Under each figure, the CPU the server,
@@ -38,13 +40,14 @@ from checkin_common import organization, prepare_database, say
 from cpu_account import CpuAccount
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from fangkong.core.models import ApiToken
 from fangkong.core.tokens import PREFIX, hash_token
 from fangkong.health.models import CheckinSetting
 from fangkong.health.services import obligations_generate_for_day
+from fangkong.obligations.models import Obligation
 from fangkong.people.models import Person
 from fangkong.tenancy.models import Membership
 from fangkong.tenancy.roles import Role
@@ -81,7 +84,29 @@ def members(n: int) -> list[str]:
         [ApiToken(user_id=ids[f"bench_member_{i}"], name="bench", prefix=raw[i][:10], key_hash=hash_token(raw[i]))
          for i in range(n)], ignore_conflicts=True, batch_size=5_000)
     obligations_generate_for_day(day=timezone.localdate(), organization=org)
+    reset_today(org)
     return raw
+
+
+def reset_today(org) -> None:
+    """Make today new again for the bench members: their check-ins of today go, their obligations are due again.
+
+    Without it, a second run on the same day measured a different path: the cold members had checked in already,
+    so their check-ins fulfilled nothing (the obligation update, the costliest write of the common case, was
+    skipped). Autovacuum may be off on a bench cluster, so the dead rows are vacuumed here, as it would have done.
+    """
+    day = timezone.localdate()
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM health_checkin WHERE organization_id = %s AND date = %s", [org.pk, day])
+        deleted = cur.rowcount
+        cur.execute(
+            "UPDATE obligations_obligation SET status = %s, evidence_type = '', evidence_id = NULL, abnormal = false, "
+            "fulfilled_at = NULL WHERE organization_id = %s AND day = %s AND kind = 'checkin' AND status <> %s",
+            [Obligation.Status.DUE, org.pk, day, Obligation.Status.DUE])
+        reopened = cur.rowcount
+        cur.execute("VACUUM (ANALYZE) health_checkin")
+        cur.execute("VACUUM (ANALYZE) obligations_obligation")
+    say(f"today reset: {deleted:,} check-ins of today removed, {reopened:,} obligations due again")
 
 
 def start_server(port: int, workers: int, server_threads: int = 1) -> subprocess.Popen:
@@ -157,11 +182,13 @@ def main() -> None:
         def ping(rng):
             return "GET", "/api/v1/ping", None, {}, (200,)
 
+        # Bodies are built before the clock starts, so the generator's JSON and uuid work is not in the figure.
+        bodies = iter([json.dumps({"temperature": round(36.2 + random.random(), 1), "client_key": uuid.uuid4().hex,
+                                   "device_id": "bench"}) for _ in range(200_000)])
+
         def checkin_with(token: str):
-            body = json.dumps({"temperature": round(36.2 + random.random(), 1), "client_key": uuid.uuid4().hex,
-                               "device_id": "bench"})
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            return "POST", "/api/v1/checkins", body, headers, (201, 200)
+            return "POST", "/api/v1/checkins", next(bodies), headers, (201, 200)
 
         def checkin_warm(rng):
             return checkin_with(rng.choice(warm))
