@@ -40,3 +40,30 @@ def test_django_queries_are_never_prepared():
         with connection.cursor() as cur:
             cur.execute("SELECT 1 AS django_probe")
     assert not [s for s in prepared_statements() if "django_probe" in s]
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as a request runs: close() really disconnects
+def test_one_cursor_is_kept_per_connection_and_dropped_when_django_reconnects():
+    # A new psycopg cursor per statement cost as much client CPU as the statement (its adapters looked up again).
+    assert fastsql.fetch_one(PROBE, [1]) == (2,)
+    kept = fastsql._shared_cursor(fastsql._wrapper())
+    assert fastsql.fetch_all(PROBE, [2]) == [(3,)]
+    assert fastsql.execute("SELECT 1", []) == 1
+    assert fastsql._shared_cursor(fastsql._wrapper()) is kept
+    # timestamptz read natively has its own kept cursor: the default one keeps Django's loader.
+    assert fastsql._shared_cursor(fastsql._wrapper(), native_timestamps=True) is not kept
+
+    old_raw = connection.connection
+    connection.close()
+    assert fastsql.fetch_one(PROBE, [3]) == (4,)  # a new connection, and a new cursor on it
+    assert connection.connection is not old_raw
+    fresh = fastsql._shared_cursor(fastsql._wrapper())
+    assert fresh is not kept and fresh.connection is connection.connection
+
+
+def test_a_failed_statement_leaves_the_kept_cursor_usable():
+    from django.db import DatabaseError, transaction
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        fastsql.fetch_one("SELECT 1 / %s::int", [0])
+    assert fastsql.fetch_one(PROBE, [5]) == (6,)
