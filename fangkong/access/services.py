@@ -383,6 +383,27 @@ def _in(model: Any, field_name: str, values: Iterable[Any]) -> Any:
                   output_field=BooleanField())
 
 
+def _stored_before(keyed: set[tuple[str, str]]) -> dict[tuple[str, str], Scan]:
+    """The scans stored earlier under any of these (device_id, client_key) pairs, by pair.
+
+    On PostgreSQL the pairs are joined to the table as two arrays: one probe of the unique (device_id, client_key)
+    index per pair. Filtering by `device_id = ANY(…) AND client_key = ANY(…)` instead made PostgreSQL read every
+    keyed scan the device had ever uploaded and test each against the batch's keys (bench: 150,000 rows and 160 ms
+    for 1,000 pairs, growing with the gate's history; the join: 1,000 index probes, 7 ms).
+    """
+    if connection.vendor == "postgresql":
+        devices, keys = zip(*keyed, strict=True)
+        q = connection.ops.quote_name
+        table, device, key = q(Scan._meta.db_table), q("device_id"), q("client_key")
+        found: Iterable[Scan] = Scan.objects.raw(
+            f"SELECT s.* FROM unnest(%s::text[], %s::text[]) AS k(device_id, client_key) "
+            f"JOIN {table} s ON s.{device} = k.device_id AND s.{key} = k.client_key",
+            [list(devices), list(keys)])
+    else:
+        found = Scan.objects.filter(device_id__in={d for d, _ in keyed}, client_key__in={k for _, k in keyed})
+    return {(s.device_id, s.client_key or ""): s for s in found if (s.device_id, s.client_key or "") in keyed}
+
+
 def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_scope: Any, now: datetime,
             check_replays: bool = True) -> list[ScanResult]:
     results: list[ScanResult | None] = [None] * len(items)
@@ -391,12 +412,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
     keyed: set[tuple[str, str]] = {(i.device_id or "", i.client_key) for i in items if i.client_key}
     previous: dict[tuple[str, str], Scan] = {}
     if keyed and check_replays:
-        # Two IN lists on the (device_id, client_key) unique index, then the exact pairs in Python: a thousand
-        # OR-ed pairs plan far slower than this.
-        candidates = Scan.objects.filter(_in(Scan, "device_id", {d for d, _ in keyed}),
-                                         _in(Scan, "client_key", {k for _, k in keyed}))
-        previous = {(s.device_id, s.client_key or ""): s for s in candidates
-                    if (s.device_id, s.client_key or "") in keyed}
+        previous = _stored_before(keyed)
 
     # Venues by id and by token, one query.
     token_ids: dict[int, int] = {}

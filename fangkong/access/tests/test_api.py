@@ -205,3 +205,21 @@ def test_venue_and_vehicle_crud(world, make_person, api):
     assert r.json()["plate"] == "晋D12345" and r.json()["disinfected_at"]
     r = alice.post("/vehicles", {"organization_id": world.factory.pk, "plate": "ABC", "driver_id": driver.pk})
     assert r.status_code == 400 and "车牌号" in r.json()["message"]
+
+
+def test_batch_replays_match_the_exact_device_and_key_pair(world, make_person, gate_venue, api):
+    # The replay look-up joins the batch's (device, key) pairs to the unique index: a key seen before from another
+    # device, or a device seen before with another key, is a new scan.
+    person = make_person()
+    past = (timezone.now() - timedelta(hours=1)).isoformat()
+
+    def item(device: str, key: str) -> dict:
+        return {"venue_id": gate_venue.pk, "person_id": person.pk, "at": past, "device_id": device, "client_key": key}
+
+    first = api(world.alice).post("/scans/batch", {"items": [item("gate-a", "k1"), item("gate-b", "k2")]}).json()
+    assert first["stored"] == 2
+    again = api(world.alice).post("/scans/batch", {"items": [
+        item("gate-b", "k1"), item("gate-a", "k2"), item("gate-a", "k1"), item("gate-c", "k1")]}).json()
+    assert [r["replay"] for r in again["results"]] == [False, False, True, False]
+    assert again["results"][2]["id"] == first["results"][0]["id"]
+    assert again["stored"] == 3 and Scan.objects.count() == 5
