@@ -39,7 +39,7 @@ from fangkong.access.services import (
     setting_for,
     to_aware,
 )
-from fangkong.core import authcache, fastsql
+from fangkong.core import authcache, fastsql, model_rows
 from fangkong.core.context import client_ip
 from fangkong.people.models import Person
 
@@ -122,7 +122,7 @@ def people_for_decision(person_ids: Iterable[int]) -> dict[int, Person]:
     fields, sql = _decision_people_sql()
     rows = fastsql.fetch_all(sql, ([int(i) for i in person_ids],), native_timestamps=True)
     alias = connection.alias
-    return {row[0]: Person.from_db(alias, fields, row) for row in rows}
+    return {row[0]: model_rows.instance(Person, dict(zip(fields, row, strict=True)), db=alias) for row in rows}
 
 
 @functools.cache
