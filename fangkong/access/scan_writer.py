@@ -102,6 +102,7 @@ class ScanWriter:
         self.pending: list[Scan] = []
         self.sent: list[tuple[list[Scan], psycopg.Cursor[Any]]] = []
         self._pipeline: contextlib.ExitStack | None = None
+        self._immediate: psycopg.Cursor[Any] | None = None
 
     def add(self, scan: Scan) -> None:
         self.pending.append(scan)
@@ -112,6 +113,12 @@ class ScanWriter:
         if self._pipeline is None:
             self._pipeline = contextlib.ExitStack()
             self._pipeline.enter_context(fastsql.pipelined())
+            if connection.in_atomic_block:
+                # Django's foreign keys are checked at commit (INITIALLY DEFERRED): four look-ups per scan that
+                # PostgreSQL would run while Python waits for the commit. Checked at the end of each chunk instead,
+                # they run while Python decides the next one. Deferred again in finish(), as Django's own
+                # check_constraints() does.
+                self._immediate = fastsql.send("SET CONSTRAINTS ALL IMMEDIATE", (), prepare=False)
         self.sent.append((self.pending, fastsql.send(insert_sql(), _arrays(self.pending))))
         self.pending = []
 
@@ -130,6 +137,9 @@ class ScanWriter:
             for scans, cur in self.sent:
                 with cur:
                     _saved(scans, [row[0] for row in cur.fetchall()])
+            if self._immediate is not None:
+                self._immediate.close()
+                fastsql.send("SET CONSTRAINTS ALL DEFERRED", (), prepare=False).close()
 
     def __enter__(self) -> ScanWriter:
         return self

@@ -93,3 +93,36 @@ def test_people_for_decision_reads_what_the_orm_reads(world, make_person):
         assert fast[pk].get_deferred_fields() == person.get_deferred_fields()
         assert not fast[pk]._state.adding
     assert fast[marked.pk].phone == marked.phone  # a deferred field loads on access, decrypted
+
+
+def _deferred_fk_violation_raises_only_at_commit() -> bool:
+    """Inside an atomic block: does a scan naming no venue wait for the end of the block before failing?"""
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SAVEPOINT probe")
+            try:
+                cur.execute(
+                    "INSERT INTO access_scan (organization_id, venue_id, person_id, direction, at, health_code, "
+                    "decision, reasons, device_id, estimated_exit, created_at) "
+                    "SELECT organization_id, 0, id, 'entry', now(), '', 'admit', '[]', 'probe', false, now() "
+                    "FROM people_person LIMIT 1")
+                deferred = True
+            except IntegrityError:
+                deferred = False
+            cur.execute("ROLLBACK TO SAVEPOINT probe")
+        return deferred
+    except IntegrityError:  # pragma: no cover - the probe row is rolled back before the block ends
+        return True
+
+
+def test_foreign_keys_are_checked_per_chunk_then_deferred_again(world, make_person, gate_venue, small_chunks):
+    # Checked at each chunk's end, the four foreign keys of a scan are looked up while Python decides the next
+    # chunk, instead of all at commit while it waits. The caller's transaction gets Django's deferred checks back.
+    people = [make_person() for _ in range(3)]
+    with transaction.atomic():
+        assert _deferred_fk_violation_raises_only_at_commit()
+        results = services._record(items_for(people, gate_venue, timezone.now() - timedelta(hours=2), 30),
+                                   world.alice, Venue.objects.all(), Person.objects.all(), timezone.now())
+        assert all(r.ok for r in results)
+        assert _deferred_fk_violation_raises_only_at_commit()
+    assert Scan.objects.count() == 30
