@@ -199,7 +199,7 @@ def scan_entry_common(item: ScanInput, *, actor: Any, perm: str, now: datetime |
         return None
     if not venue.active or (version is not None and version != venue.code_version):
         return None
-    row = fastsql.fetch_one(_PERSON_SQL, (item.person_id,))
+    row = fastsql.fetch_one(_PERSON_SQL, (item.person_id,), native_timestamps=True)  # two timestamps: see fastsql
     if row is None:
         return None
     (person_id, org_id, name, kind, is_active, measure_kind, measure_until, symptomatic_since, old_code,

@@ -57,8 +57,9 @@ def _shared_cursor(conn: BaseDatabaseWrapper, native_timestamps: bool = False) -
     """A cursor kept for the statements that run and are read within one call.
 
     A new psycopg cursor costs about as much client CPU as running a one-row prepared statement on a kept one
-    (≈ 45 µs against ≈ 40 µs, bench/README.md): its adapters and the dumpers and loaders of every parameter and
-    column are looked up again. A kept cursor has them. It is dropped when Django opens a new connection; `send`
+    (≈ 45 µs against ≈ 40 µs, bench/README.md), mostly to copy the connection's adapters. A kept cursor has its
+    copy (the dumpers and loaders themselves are still made per statement: psycopg starts each execute with a new
+    Transformer). It is dropped when Django opens a new connection; `send`
     still makes one cursor per statement, because in pipeline mode several are in flight.
     """
     raw = conn.connection
@@ -92,18 +93,21 @@ def _execute(conn: BaseDatabaseWrapper, cur: psycopg.Cursor[Any], sql: str,
                                  "time": f"{time.monotonic() - started:.3f}"})
 
 
-def fetch_one(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """Run one fixed statement and return its first row (None when it returns none)."""
+def fetch_one(sql: str, params: Sequence[Any] | Mapping[str, Any], *, native_timestamps: bool = False
+              ) -> tuple[Any, ...] | None:
+    """Run one fixed statement and return its first row (None when it returns none). `native_timestamps`: see
+    `use_native_timestamps`."""
     conn = _wrapper()
-    cur = _shared_cursor(conn)
+    cur = _shared_cursor(conn, native_timestamps)
     _execute(conn, cur, sql, params)
     return cur.fetchone()
 
 
 def use_native_timestamps(cur: psycopg.Cursor[Any]) -> None:
     """Read timestamptz columns on this psycopg cursor with psycopg's own loader (in C) instead of Django's Python
-    subclass of it, which costs ≈ 10 µs a value. The values are the same aware datetimes: Django keeps the
-    connection's TimeZone at UTC, so both give UTC; only the tzinfo object differs."""
+    subclass of it, which costs ≈ 10 µs a value, and as much again to make it: psycopg makes a result's loaders
+    anew on every execute, even on a kept cursor (a new Transformer per query). The values are the same aware
+    datetimes: Django keeps the connection's TimeZone at UTC, so both give UTC; only the tzinfo object differs."""
     cur.adapters.register_loader("timestamptz", TimestamptzLoader)
 
 

@@ -121,7 +121,7 @@ def _token_load(key_hash: str) -> _CachedToken | None:
     """The live token with this hash and its active user, from the database; None if there is none."""
     if fastsql.available():
         sql, attnames = _token_sql()
-        row = fastsql.fetch_one(sql, (key_hash,))
+        row = fastsql.fetch_one(sql, (key_hash,), native_timestamps=True)  # three timestamps: see fastsql
         if row is None:
             return None
         token_id, last_used_at, *values, roles, organizations = row

@@ -6,6 +6,8 @@ Without that, every `prepare=True` was silently sent as text and planned again o
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 
@@ -67,3 +69,36 @@ def test_a_failed_statement_leaves_the_kept_cursor_usable():
     with pytest.raises(DatabaseError), transaction.atomic():
         fastsql.fetch_one("SELECT 1 / %s::int", [0])
     assert fastsql.fetch_one(PROBE, [5]) == (6,)
+
+
+def test_native_timestamps_read_the_same_instants_as_djangos_loader():
+    from django.utils import timezone
+    from psycopg.types.datetime import TimestamptzLoader
+
+    at = timezone.now()
+    sql = "SELECT %s::timestamptz, NULL::timestamptz AS fastsql_native"
+    django_row = fastsql.fetch_one(sql, [at])
+    native_row = fastsql.fetch_one(sql, [at], native_timestamps=True)
+    assert native_row == django_row == (at, None)
+    assert native_row[0].utcoffset() == django_row[0].utcoffset() == timedelta(0)
+    native = fastsql._shared_cursor(fastsql._wrapper(), native_timestamps=True)
+    default = fastsql._shared_cursor(fastsql._wrapper())
+    # psycopg's own loader (its C version where psycopg has one), not Django's Python subclass of it.
+    assert native.adapters.get_loader(1184, 0).__name__ == TimestamptzLoader.__name__
+    assert default.adapters.get_loader(1184, 0).__name__ != TimestamptzLoader.__name__
+
+
+def test_the_token_user_read_natively_matches_the_orm(world):
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from fangkong.core.tokens import _token_load, hash_token, token_issue
+
+    world.alice.last_login = timezone.now()
+    world.alice.save(update_fields=["last_login"])
+    raw = token_issue(user=world.alice, name="t")[1]
+    loaded = _token_load(hash_token(raw)).user
+    fresh = get_user_model().objects.get(pk=world.alice.pk)
+    for field in ("last_login", "date_joined"):
+        assert getattr(loaded, field) == getattr(fresh, field)
+        assert getattr(loaded, field).utcoffset() == timedelta(0)
