@@ -107,3 +107,27 @@ def test_visitor_and_fever_take_the_general_path(world, make_person, gate_venue,
     worker = make_person()
     r = _scan(alice, gate_venue, worker, temperature="38.0")
     assert r.json()["reasons"][0]["code"] == "fever"
+
+
+@pytest.mark.parametrize("extra", [
+    {"temperature": "36.5", "health_code": "green", "device_id": "g1", "client_key": "same-bytes"},
+    {"health_code": "red"},  # a refusal, with its reasons; no temperature, no client key
+])
+def test_the_fast_response_is_what_ninja_renders_from_the_schema(world, make_person, gate_venue, api, extra):
+    """scan_response skips ScanOut's validation: the body must stay byte for byte what Ninja makes of it."""
+    from ninja.renderers import JSONRenderer
+
+    from fangkong.access.api import ScanOut, scan_out
+
+    alice = api(world.alice)
+    at = (timezone.now() - timedelta(minutes=3)).replace(microsecond=123456)
+    r = alice.post("/scans", {"venue_id": gate_venue.pk, "person_id": make_person().pk, "at": at.isoformat(), **extra})
+    assert r.status_code == 201, r.content
+    stored = Scan.objects.get(pk=r.json()["id"])
+    expected = JSONRenderer().render(None, ScanOut.model_validate(scan_out(stored)).model_dump(), response_status=201)
+    assert r.content.decode() == expected
+    assert r["Content-Type"] == "application/json; charset=utf-8"
+    if "client_key" in extra:  # the replay: the first result, marked as a replay, 200
+        again = alice.post("/scans", {"venue_id": gate_venue.pk, "person_id": stored.person_id,
+                                      "at": at.isoformat(), **extra})
+        assert again.status_code == 200 and again.json() == {**r.json(), "replay": True}
