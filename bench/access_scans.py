@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkin_common import insert_people, organization, percentile, prepare_database, say
+from cpu_account import CpuAccount
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -220,7 +221,7 @@ def http_bench(person_ids: list[int], venue_ids: list[int], raw_token: str) -> N
         auth = {"Authorization": f"Bearer {raw_token}", "Content-Type": "application/json"}
         load(port, "GET", "/api/v1/ping", lambda r: None, {}, 5)  # warm-up: all workers up and connected
         if os.environ.get("BENCH_ONLY") != "batch":
-            single_scans(port, person_ids, venue_ids, auth)
+            single_scans(port, person_ids, venue_ids, auth, server.pid)
         if os.environ.get("BENCH_ONLY") != "single":
             batch_vs_copy(port, person_ids, venue_ids, auth)
     finally:
@@ -234,7 +235,8 @@ def scan_body(rng: random.Random, person_ids: list[int], venue_ids: list[int]) -
                        "device_id": "bench", "client_key": uuid.uuid4().hex})
 
 
-def single_scans(port: int, person_ids: list[int], venue_ids: list[int], auth: dict[str, str]) -> None:
+def single_scans(port: int, person_ids: list[int], venue_ids: list[int], auth: dict[str, str], server_pgid: int
+                 ) -> None:
     """Ping, POST /scans with a health-code colour and without one, 32 connections each, alternating in rounds.
 
     A shared host's speed drifts by tens of percent within a minute, and three long phases one after the other put
@@ -257,14 +259,18 @@ def single_scans(port: int, person_ids: list[int], venue_ids: list[int], auth: d
     load(port, "POST", "/api/v1/scans", made(lambda r: scan_body(r, person_ids, venue_ids)), auth, 3)  # warm-up
     phases = {"ping": [], "scans": [], "plain": []}
     ratios: dict[str, list[float]] = {"scans": [], "plain": []}
+    cpu_seconds: dict[str, dict[str, float]] = {label: {} for label in phases}
     for k in range(ROUNDS):
         rates = {}
         for label in phases:
-            if label == "ping":
-                rps, lat, err = load(port, "GET", "/api/v1/ping", lambda r: None, {}, LOAD_SECONDS)
-            else:
-                bodies = made(lambda r: scan_body(r, person_ids, venue_ids)) if label == "scans" else made(plain)
-                rps, lat, err = load(port, "POST", "/api/v1/scans", bodies, auth, LOAD_SECONDS)
+            bodies = made(lambda r: scan_body(r, person_ids, venue_ids)) if label == "scans" else made(plain)
+            with CpuAccount(server_pgid=server_pgid) as cpu:
+                if label == "ping":
+                    rps, lat, err = load(port, "GET", "/api/v1/ping", lambda r: None, {}, LOAD_SECONDS)
+                else:
+                    rps, lat, err = load(port, "POST", "/api/v1/scans", bodies, auth, LOAD_SECONDS)
+            for group, used in cpu.seconds.items():
+                cpu_seconds[label][group] = cpu_seconds[label].get(group, 0.0) + used
             rates[label] = rps
             phases[label].append((rps, lat, err))
         for label in ratios:
@@ -277,6 +283,8 @@ def single_scans(port: int, person_ids: list[int], venue_ids: list[int], auth: d
         say(f"{names[label]}: {statistics.mean(r for r, _, _ in runs):,.0f} req/s (mean of {len(runs)} rounds), "
             f"p50 {percentile(lat, 50) * 1000:.1f} ms, p99 {percentile(lat, 99) * 1000:.1f} ms, "
             f"errors {sum(e for _, _, e in runs)}")
+        requests = sum(len(one) for _, one, _ in runs)
+        say(f"    {CpuAccount(server_pgid=server_pgid, seconds=cpu_seconds[label]).per_request(requests)}")
     for label, values in ratios.items():
         say(f"ratio {names[label]}/ping: median of {len(values)} rounds {statistics.median(values):.2f} "
             f"(lowest {min(values):.2f}, highest {max(values):.2f}) (goal ≥ 0.5; p99 goal ≤ 150 ms)")
