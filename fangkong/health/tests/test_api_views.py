@@ -232,3 +232,22 @@ def test_symptom_labels_follow_the_request_language(client, world, setup):
     en = client.get("/health/checkin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "干咳" in zh and "Dry cough" not in zh
     assert "Dry cough" in en and "干咳" not in en
+
+
+@time_machine.travel(NOW, tick=False)
+def test_todays_check_ins_read_in_the_request_language(client, world, setup):
+    """The 'already checked in' line lists today's check-ins with each language's punctuation."""
+    import re
+
+    client.force_login(setup["ann_user"])
+    client.post("/health/checkin/", {"all_normal": "1", "client_key": "first"})
+    client.post("/health/checkin/", {"temperature": "37.5", "client_key": "second"})
+
+    def status_line(language: str) -> str:
+        page = client.get("/health/checkin/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        return re.search(r'<div class="alert alert-success" role="status">(.*?)</div>', page).group(1)
+
+    en, zh = status_line("en"), status_line("zh-hans")
+    assert en.startswith("Already checked in today: ") and "(abnormal)" in en and ", " in en
+    assert not re.search(r"[：，（）]", en)
+    assert zh.startswith("今天已打卡：") and "（异常）" in zh and "，" in zh
