@@ -273,12 +273,13 @@ def single_scans(port: int, person_ids: list[int], venue_ids: list[int], auth: d
     for k in range(ROUNDS):
         rates = {}
         for label in phases:
-            bodies = made(lambda r: scan_body(r, person_ids, venue_ids)) if label == "scans" else made(plain)
+            if label == "ping":
+                method, path, bodies, headers = "GET", "/api/v1/ping", lambda r: None, {}
+            else:
+                make = (lambda r: scan_body(r, person_ids, venue_ids)) if label == "scans" else plain
+                method, path, bodies, headers = "POST", "/api/v1/scans", made(make), auth
             with CpuAccount(server_pgid=server_pgid) as cpu:
-                if label == "ping":
-                    rps, lat, err = load(port, "GET", "/api/v1/ping", lambda r: None, {}, LOAD_SECONDS)
-                else:
-                    rps, lat, err = load(port, "POST", "/api/v1/scans", bodies, auth, LOAD_SECONDS)
+                rps, lat, err = load(port, method, path, bodies, headers, LOAD_SECONDS)
             for group, used in cpu.seconds.items():
                 cpu_seconds[label][group] = cpu_seconds[label].get(group, 0.0) + used
             rates[label] = rps

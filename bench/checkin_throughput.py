@@ -18,8 +18,9 @@ two ways:
 
 The phases alternate in `--rounds` rounds of `--seconds` each (ping, warm, cold, ping, …), and the ratio given is
 the median of the rounds' ratios, with the lowest and highest: a shared host's speed drifts within a minute, and one
-long phase after another put that drift into the ratio. Every phase runs against the same server; the machine's cores are shared by the server, PostgreSQL and the load
-generator, so the absolute figures are low and the ratio is what matters. Under each figure, the CPU the server,
+long phase after another put that drift into the ratio. Every phase runs against the same server; the machine's
+cores are shared by the server, PostgreSQL and the load generator, so the absolute figures are low and the ratio
+is what matters. Under each figure, the CPU the server,
 PostgreSQL and the load generator used per request (`cpu_account.py`).
 """
 
