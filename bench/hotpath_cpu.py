@@ -44,6 +44,9 @@ from django.utils import timezone  # noqa: E402
 
 from fangkong.core.tokens import PREFIX, token_issue  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from canned import canned  # noqa: E402
+
 
 def call(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> tuple[str, bytes]:
     env = {"REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
@@ -85,19 +88,6 @@ def measure(label: str, fn: Callable[[], tuple[str, bytes]], n: int, expect: tup
     wall, app, db = time.perf_counter() - w0, time.process_time() - c0, backend() - b0
     print(f"{label:34s} app {app / n * 1000:6.3f} ms  database {db / n * 1000:6.3f} ms  "
           f"sum {(app + db) / n * 1000:6.3f} ms  (wall {wall / n * 1000:6.3f} ms, n={n})")
-
-
-def canned(module: Any, name: str) -> None:
-    """Replace module.name by a function that computes its first result once and returns it ever after."""
-    original = getattr(module, name)
-    memo: dict[str, Any] = {}
-
-    def once(*args: Any, **kwargs: Any) -> Any:
-        if "r" not in memo:
-            memo["r"] = original(*args, **kwargs)
-        return memo["r"]
-
-    setattr(module, name, once)
 
 
 def main() -> None:
