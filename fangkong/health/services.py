@@ -37,7 +37,12 @@ from fangkong.health.models import (
 from fangkong.notify.recipients import org_admins, person_user, unit_leaders
 from fangkong.notify.services import notify_send
 from fangkong.obligations.models import Obligation
-from fangkong.obligations.services import Evidence, obligation_fulfil, obligations_generate_for_people
+from fangkong.obligations.services import (
+    Evidence,
+    obligation_fulfil,
+    obligation_mark_abnormal,
+    obligations_generate_for_people,
+)
 from fangkong.people.models import Person
 from fangkong.tenancy.models import Organization, Unit
 
@@ -295,10 +300,13 @@ def _checkin_store(checkin: Checkin, *, person: Person, actor: Any, client_key: 
             return _replayed(earlier, setting)
     else:
         checkin.save()
-    obligation_fulfil(
+    fulfilled = obligation_fulfil(
         kind=rules.slot_kind(slot), subject_id=person.pk, day=day, at=now,
         evidence=Evidence(type="health.checkin", id=checkin.pk, abnormal=abnormal),
     )
+    if abnormal and not fulfilled:
+        # A second check-in the same day found the obligation fulfilled by an earlier, normal one.
+        obligation_mark_abnormal(kind=rules.slot_kind(slot), subject_id=person.pk, day=day)
     flag = None
     if abnormal:
         flag = flag_raise(person=person, checkin=checkin, actor=actor)

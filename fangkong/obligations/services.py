@@ -105,6 +105,16 @@ def obligation_fulfil(
     )
 
 
+def obligation_mark_abnormal(*, kind: str, subject_id: int, day: date, subject_type: str = "person") -> int:
+    """Mark the day's already fulfilled obligation abnormal: later evidence (a fever reported in the afternoon after a
+    normal morning check-in) must show in compliance, whose abnormal count reads the obligation. The evidence that
+    fulfilled it stays. Returns the number of obligations changed (0 when none was fulfilled or it was abnormal)."""
+    return Obligation.objects.filter(
+        kind=kind, subject_type=subject_type, subject_id=subject_id, day=day, status=Obligation.Status.FULFILLED,
+        abnormal=False,
+    ).update(abnormal=True)
+
+
 @transaction.atomic
 def obligation_waive(*, obligation: Obligation, reason: str, actor: Any) -> Obligation:
     reason = _waiver_reason(reason)

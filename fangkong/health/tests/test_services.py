@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -117,6 +118,30 @@ def test_fever_flags_notifies_and_instructs(world, setting, people):
         services.checkin_submit(actor=ann.user, person=ann, temperature="38.0", slot="day")
     assert SymptomFlag.objects.filter(person=ann).count() == 1
     assert alerts.count() == 2
+
+
+def test_fever_after_a_normal_checkin_shows_in_compliance(world, setting, people):
+    """The morning's normal check-in fulfilled the obligation; the afternoon's fever must still count as abnormal
+    on the compliance page, which reads the obligation."""
+    from fangkong.obligations.selectors import compliance_by_unit
+
+    services.obligations_generate_for_day(day=DAY)
+    ann = Person.objects.select_related("unit", "organization").get(pk=people["ann"].pk)
+    with time_machine.travel(at(8), tick=False):
+        first = services.checkin_submit(actor=ann.user, person=ann, temperature="36.5")
+    assert not Obligation.objects.get(person=ann).abnormal
+    with time_machine.travel(at(14), tick=False):
+        services.checkin_submit(actor=ann.user, person=ann, temperature="38.2")
+    ob = Obligation.objects.get(person=ann)
+    assert ob.abnormal and (ob.status, ob.evidence_id, ob.fulfilled_at) == ("fulfilled", first.checkin.pk, at(8))
+    admin = get_user_model().objects.get(username="alice")
+    rows = compliance_by_unit(user=admin, day=DAY, kind="checkin", organization_id=ann.organization_id)
+    row = next(r for r in rows if r.unit_id == ann.unit_id)
+    assert (row.done, row.abnormal) == (1, 1)
+    # A later normal check-in does not clear it: the fever was reported.
+    with time_machine.travel(at(15), tick=False):
+        services.checkin_submit(actor=ann.user, person=ann, temperature="36.6")
+    assert Obligation.objects.get(person=ann).abnormal
 
 
 def test_flag_cleared_only_with_reason(world, setting, people):
