@@ -80,6 +80,9 @@ def test_visitor_books_host_approves_gate_admits_and_fever_refused(world, make_p
     gate.wait_for_selector("#gate-decision.admit")
     assert "孙访客" in gate.inner_text("#gate-decision")
     assert Visit.objects.get().status == "arrived"
+    # The form is ready for the next person: nothing of this one's reading or search is carried over to them.
+    assert [gate.input_value(f"#{f}") for f in ("gate-code", "gate-person", "gate-temp", "gate-search")] == [""] * 4
+    assert gate.is_checked("#hc-none")
 
     # 4. A worker with a fever types their pass code at the gate: refused, and the admin is alerted.
     code = services.pass_code_issue(person=worker).code
@@ -151,5 +154,8 @@ def test_walkin_host_approves_on_phone_gate_sees_it_and_admits(world, make_perso
     gate.wait_for_selector("#gate-decision.admit")
     assert "孙访客" in gate.inner_text("#gate-decision")
     assert Visit.objects.get().status == "arrived"
+    # The form is ready for the next person: nothing of this one's reading or search is carried over to them.
+    assert [gate.input_value(f"#{f}") for f in ("gate-code", "gate-person", "gate-temp", "gate-search")] == [""] * 4
+    assert gate.is_checked("#hc-none")
     assert Scan.objects.get().decision == "admit"
     gate.wait_for_selector("#walkins .fk-empty")
