@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.health import rules
@@ -15,6 +16,11 @@ from fangkong.health import rules
 
 def _default_symptoms() -> list[str]:
     return list(rules.DEFAULT_SYMPTOMS)
+
+
+def _labels(codes: list[str]) -> list[str]:
+    """Symptom names in the reader's language (the active one)."""
+    return rules.symptom_labels(codes, translation.get_language() or settings.LANGUAGE_CODE)
 
 
 class OrgScopedQuerySet(models.QuerySet):
@@ -137,7 +143,7 @@ class Checkin(models.Model):
 
     @property
     def symptom_labels(self) -> list[str]:
-        return rules.symptom_labels(self.symptoms)
+        return _labels(self.symptoms)
 
 
 class SymptomFlag(models.Model):
@@ -166,7 +172,7 @@ class SymptomFlag(models.Model):
 
     @property
     def symptom_labels(self) -> list[str]:
-        return rules.symptom_labels(self.symptoms)
+        return _labels(self.symptoms)
 
 
 class Absence(models.Model):
@@ -196,7 +202,7 @@ class Absence(models.Model):
 
     @property
     def symptom_labels(self) -> list[str]:
-        return rules.symptom_labels(self.symptoms)
+        return _labels(self.symptoms)
 
 
 class AbsenceFollowUp(models.Model):
@@ -252,7 +258,7 @@ class ClusterWarning(models.Model):
 
     @property
     def symptom_label(self) -> str:
-        return rules.symptom_labels([self.symptom])[0]
+        return _labels([self.symptom])[0]
 
 
 class IntegrityFlag(models.Model):
@@ -265,7 +271,8 @@ class IntegrityFlag(models.Model):
         ("same_temperature", _("体温长期相同")), ("same_time", _("每天同一时刻提交")),
         ("shared_device", _("同一设备/IP 为多人提交")),
     ])
-    detail = models.CharField(_("说明"), max_length=200)
+    detail = models.CharField(_("说明"), max_length=200)  # in Chinese, as found (the record; see facts)
+    facts = models.JSONField(_("依据"), default=dict, blank=True)  # rules.IntegrityFinding.facts: worded per reader
     day = models.DateField(_("发现日期"))
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -285,3 +292,19 @@ class IntegrityFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} · {self.get_reason_display()}"
+
+    @staticmethod
+    def describe(reason: str, facts: dict[str, Any]) -> str:
+        """The finding in a sentence, in the active language."""
+        if reason == "shared_device":
+            template = (_("%(day)s 同一 IP（%(key)s）为 %(people)s 人提交") if facts.get("by") == "ip"
+                        else _("%(day)s 同一设备（%(key)s）为 %(people)s 人提交"))
+        else:
+            template = {"same_temperature": _("连续 %(days)s 天体温相同"),
+                        "same_time": _("%(days)s 天在同一时刻（±%(seconds)s 秒）提交")}[reason]
+        return str(template) % facts
+
+    @property
+    def detail_text(self) -> str:
+        """The detail in the reader's language; flags found before facts were kept have only the Chinese text."""
+        return self.describe(self.reason, self.facts) if self.facts else self.detail

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from fangkong.policy.rules import SYMPTOMS as POLICY_SYMPTOMS
 
@@ -164,7 +165,7 @@ class Submission:
 class IntegrityFinding:
     person_id: int
     reason: str  # same_temperature | same_time | shared_device
-    detail: str
+    facts: dict[str, Any]  # what the sentence about it needs (IntegrityFlag.describe words it in each language)
 
 
 def _longest_run(days_values: list[tuple[date, object]]) -> int:
@@ -192,7 +193,7 @@ def same_temperature_runs(subs: Iterable[Submission], min_days: int = 7) -> list
     for pid, days in per_person.items():
         run = _longest_run(list(days.items()))
         if run >= min_days:
-            out.append(IntegrityFinding(pid, "same_temperature", f"连续 {run} 天体温相同"))
+            out.append(IntegrityFinding(pid, "same_temperature", {"days": run}))
     return out
 
 
@@ -217,7 +218,7 @@ def same_time_of_day(subs: Iterable[Submission], min_days: int = 7, tolerance_s:
                 lo += 1
             best = max(best, hi - lo + 1)
         if best >= min_days:
-            out.append(IntegrityFinding(pid, "same_time", f"{best} 天在同一时刻（±{tolerance_s} 秒）提交"))
+            out.append(IntegrityFinding(pid, "same_time", {"days": best, "seconds": tolerance_s}))
     return out
 
 
@@ -228,14 +229,14 @@ def shared_devices(subs: Iterable[Submission], max_people: int = 5) -> list[Inte
         if s.proxy:
             continue
         if s.device_id:
-            groups[("设备", s.device_id, s.day)].add(s.person_id)
+            groups[("device", s.device_id, s.day)].add(s.person_id)
         if s.ip:
-            groups[("IP", s.ip, s.day)].add(s.person_id)
+            groups[("ip", s.ip, s.day)].add(s.person_id)
     found: dict[int, IntegrityFinding] = {}
     for (label, key, day), people in sorted(groups.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
         if len(people) >= max_people:
             for pid in people:
                 found.setdefault(pid, IntegrityFinding(
-                    pid, "shared_device", f"{day} 同一{label}（{key}）为 {len(people)} 人提交"
+                    pid, "shared_device", {"by": label, "key": key, "day": day.isoformat(), "people": len(people)}
                 ))
     return list(found.values())

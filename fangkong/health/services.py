@@ -18,7 +18,7 @@ from django.db.models import Field, Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
@@ -590,11 +590,17 @@ def integrity_scan(*, organization: Organization, day: date | None = None) -> in
     units = dict(Person.objects.filter(pk__in={f.person_id for f in findings}).values_list("id", "unit_id"))
     new = [
         IntegrityFlag(person_id=f.person_id, organization=organization, unit_id=units.get(f.person_id),
-                      reason=f.reason, detail=f.detail[:200], day=day)
+                      reason=f.reason, detail=_in_chinese(f)[:200], facts=f.facts, day=day)
         for f in findings if (f.person_id, f.reason) not in open_
     ]
     IntegrityFlag.objects.bulk_create(new, ignore_conflicts=True)
     return len(new)
+
+
+def _in_chinese(finding: rules.IntegrityFinding) -> str:
+    """The finding worded in Chinese, kept on the flag as found (the record an export or an audit shows)."""
+    with translation.override("zh-hans"):
+        return IntegrityFlag.describe(finding.reason, finding.facts)
 
 
 @transaction.atomic

@@ -92,7 +92,7 @@ def test_same_temperature_run():
              for i in range(7)]
     found = rules.same_temperature_runs(subs, 7)
     assert [f.person_id for f in found] == [1]
-    assert "7" in found[0].detail
+    assert found[0].facts == {"days": 7}
     # A gap of a day breaks the run.
     gapped = [s for s in subs if s.person_id == 1 and s.day != start + timedelta(days=3)]
     assert rules.same_temperature_runs(gapped, 7) == []
@@ -106,6 +106,7 @@ def test_same_time_of_day_within_a_minute():
              for i in range(8)]
     found = rules.same_time_of_day(scripted + human, 7, 60)
     assert [f.person_id for f in found] == [1]
+    assert found[0].facts == {"days": 8, "seconds": 60}
 
 
 def test_shared_device_excludes_proxy_roll_call():
@@ -116,4 +117,16 @@ def test_shared_device_excludes_proxy_roll_call():
     subs += [_sub(pid, day, "36.5", at, ip="10.0.0.9") for pid in range(50, 54)]
     found = rules.shared_devices(subs, 5)
     assert sorted(f.person_id for f in found) == [1, 2, 3, 4, 5]
-    assert "dev-A" in found[0].detail
+    assert found[0].facts == {"by": "device", "key": "dev-A", "day": "2021-11-01", "people": 5}
+
+
+def test_symptom_names_follow_the_readers_language():
+    from django.utils import translation
+
+    from fangkong.health.models import Checkin, SymptomFlag
+
+    flag, checkin = SymptomFlag(symptoms=["fever", "dry_cough"]), Checkin(symptoms=["fatigue"])
+    with translation.override("en"):
+        assert flag.symptom_labels == ["Fever", "Dry cough"] and checkin.symptom_labels == ["Fatigue"]
+    with translation.override("zh-hans"):
+        assert flag.symptom_labels == ["发热", "干咳"] and checkin.symptom_labels == ["乏力"]

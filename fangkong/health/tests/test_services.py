@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from fangkong.conftest import make_user
 from fangkong.core.errors import ServiceError
@@ -285,6 +286,13 @@ def test_integrity_scan_flags_scripted_checkins(world, setting, people):
         assert services.integrity_scan(organization=world.factory, day=DAY) == 0
     reasons = set(IntegrityFlag.objects.values_list("person__name", "reason"))
     assert reasons == {("安安", "same_temperature"), ("安安", "same_time")}
+    # Kept in Chinese as found; shown in the reader's language.
+    flag = IntegrityFlag.objects.get(reason="same_temperature")
+    assert flag.detail == "连续 8 天体温相同" and flag.facts == {"days": 8}
+    with translation.override("en"):
+        assert flag.detail_text == "Same temperature on 8 days running"
+    with translation.override("zh-hans"):
+        assert flag.detail_text == "连续 8 天体温相同"
 
 
 def test_periodic_generation_at_five_past_midnight(world, setting, people):
