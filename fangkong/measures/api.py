@@ -8,7 +8,6 @@ from typing import Any
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.translation import get_language
 from ninja import Router, Schema, Status
 
 from fangkong.core.access import api_permission
@@ -57,12 +56,11 @@ class MeasureOut(Schema):
 
 
 def measure_out(m: Measure) -> dict[str, Any]:
-    english = (get_language() or "").lower().startswith("en")
     return {
         "id": m.pk, "kind": m.kind, "status": m.status, "start_date": m.start_date, "end_date": m.end_date,
         "tests": [{"kind": t.kind, "due_date": t.due_date} for t in m.tests.all()],
         "policy": {"number": m.policy_number, "clause": m.clause},
-        "explanation": (m.explanation_en or m.explanation_zh) if english else m.explanation_zh,
+        "explanation": m.explanation,
         "supersedes_id": m.supersedes_id, "evaluation_date": m.evaluation_date, "person_id": m.person_id,
         "place": m.place, "extended_days": m.extended_days, "escalation_reason": m.escalation_reason,
     }

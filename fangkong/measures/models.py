@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.core.fields import EncryptedTextField
@@ -126,6 +127,12 @@ class Measure(models.Model):
     def __str__(self) -> str:
         end = f"{self.end_date:%Y-%m-%d}" if self.end_date else "…"
         return f"{self.get_kind_display()} {self.start_date:%Y-%m-%d}–{end}"
+
+    @property
+    def explanation(self) -> str:
+        """Why the rule applies, in the reader's language (Chinese where no English text was written)."""
+        english = (translation.get_language() or "").startswith("en")
+        return (self.explanation_en or self.explanation_zh) if english else self.explanation_zh
 
 
 class MeasureCustodianQuerySet(models.QuerySet["MeasureCustodian"]):

@@ -84,6 +84,9 @@ def test_pages(client, world, make_person):
     client.force_login(world.alice)
     page = client.get(f"/measures/person/{person.pk}/").content.decode()
     assert "居家隔离医学观察" in page and "取代原措施" in page and "已被取代" in page
+    assert "说明" in page and "explanation" not in page
+    english = client.get(f"/measures/person/{person.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "explanation" in english and "说明" not in english
     listing = client.get("/measures/").content.decode()
     assert person.name in listing
     r = client.post(f"/measures/{Measure.objects.get(status='proposed').pk}/confirm/",
