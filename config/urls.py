@@ -3,11 +3,12 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from fangkong.api import api
+from fangkong.core import views as core_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", core_views.set_language_view, name="set_language"),
     path("", include("fangkong.core.urls")),
     path("org/", include("fangkong.tenancy.urls")),
     path("people/", include("fangkong.people.urls")),

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from fangkong.core.access import AUTHENTICATED, public, requires
 from fangkong.core.forms import SignInForm
+from fangkong.core.language import SignInView, set_language
 from fangkong.core.models import ApiToken, AuditEvent
 from fangkong.core.tokens import token_issue, token_revoke
 from fangkong.tenancy.middleware import SESSION_KEY
@@ -25,8 +26,10 @@ def _user(request: HttpRequest) -> Any:
     return request.user
 
 
-login_view = public(auth_views.LoginView.as_view(template_name="core/login.html", authentication_form=SignInForm,
-                                                 redirect_authenticated_user=True))
+login_view = public(SignInView.as_view(template_name="core/login.html", authentication_form=SignInForm,
+                                      redirect_authenticated_user=True))
+# Anyone may choose the language of the pages; a signed-in user's choice is also kept on the account.
+set_language_view = public(set_language)
 logout_view = public(auth_views.LogoutView.as_view())
 
 
