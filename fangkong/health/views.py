@@ -162,7 +162,9 @@ def rollcall(request: HttpRequest) -> HttpResponse:
         if not errors:
             messages.success(request, _("已提交 %(n)d 人的晨午检，其中异常 %(a)d 人。") % {"n": saved, "a": abnormal})
             return redirect(reverse("health:rollcall") + f"?unit={unit.pk}")
-        messages.error(request, _("有 %(n)d 行未能提交，请检查标红的行。") % {"n": len(errors)})
+        # Row by row: say what was stored as well as what was not, and that sending the page again is safe.
+        messages.error(request, _("已提交 %(saved)d 人；有 %(n)d 行未能提交，请改正标红的行后再次提交（已提交的不会重复）。")
+                       % {"saved": saved, "n": len(errors)})
     rows = [{"person": p, "error": errors.get(p.pk, ""), "t": request.POST.get(f"t_{p.pk}", ""),
              "symptom": request.POST.get(f"symptom_{p.pk}", "")} for p in people]
     return render(request, "health/rollcall.html", {

@@ -140,6 +140,7 @@ def test_rollcall_fills_a_unit_at_once(client, world, setup, make_person):
         "unit": world.workshop1.pk, "batch": "b2", f"t_{ann.pk}": "36.6", f"t_{extra.pk}": "55", "slot": "",
     })
     assert r.status_code == 200 and "超出合理范围" in r.content.decode() and r.context["batch"] == "b2"
+    assert "已提交 1 人；有 1 行未能提交" in r.content.decode()
     client.post("/health/rollcall/", {
         "unit": world.workshop1.pk, "batch": "b2", f"t_{ann.pk}": "36.6", f"t_{extra.pk}": "36.7", "slot": "",
     })
