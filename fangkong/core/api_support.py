@@ -66,19 +66,22 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-        return error_response(api, request, 404, "未找到或无权访问")
+        return error_response(api, request, 404, _("未找到或无权访问"))
 
     @api.exception_handler(PermissionDenied)
     def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-        return error_response(api, request, 403, f"没有权限：{exc}" if str(exc) else "没有权限")
+        return error_response(api, request, 403, _("没有权限：%(detail)s") % {"detail": exc} if str(exc) else _("没有权限"))
 
     @api.exception_handler(AuthenticationError)
     def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-        return error_response(api, request, 401, "未登录或令牌无效")
+        return error_response(api, request, 401, _("未登录或令牌无效"))
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return error_response(api, request, exc.status_code, str(exc))
+        message = str(exc)
+        if message.startswith("Cannot parse request body"):  # Ninja's own words for a body that is not JSON
+            message = _("请求体无法解析：应为 JSON") + message[len("Cannot parse request body"):]
+        return error_response(api, request, exc.status_code, message)
 
 
 class Page(Schema):

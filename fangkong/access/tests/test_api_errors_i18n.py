@@ -30,3 +30,20 @@ def test_single_and_batch_scan_errors_in_chinese_and_english(world, gate_venue, 
                         HTTP_AUTHORIZATION=f"Bearer {caller.raw}", HTTP_ACCEPT_LANGUAGE="en")
     item = batch.json()["results"][0]
     assert not item["ok"] and item["errors"]["direction"] == ["must be one of: 'entry' or 'exit'"], item
+
+
+def test_the_apis_own_error_messages_speak_the_callers_language(world, gate_venue, api, client):
+    caller = api(world.alice)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {caller.raw}"}
+    for lang, not_found, unauthenticated, bad_body in [
+        ("en", "Not found, or not yours to see", "Not signed in, or the token is not valid",
+         "Cannot parse the request body: JSON expected"),
+        ("zh-hans", "未找到或无权访问", "未登录或令牌无效", "请求体无法解析：应为 JSON"),
+    ]:
+        r = client.get("/api/v1/venues/999999", HTTP_ACCEPT_LANGUAGE=lang, **headers)
+        assert (r.status_code, r.json()["message"]) == (404, not_found)
+        r = client.get("/api/v1/venues", HTTP_ACCEPT_LANGUAGE=lang, HTTP_AUTHORIZATION="Bearer fk_wrong")
+        assert (r.status_code, r.json()["message"]) == (401, unauthenticated)
+        r = client.post("/api/v1/scans", "{not json", content_type="application/json", HTTP_ACCEPT_LANGUAGE=lang,
+                        **headers)
+        assert r.status_code == 400 and r.json()["message"].startswith(bad_body)
