@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
 from fangkong.policy.rules import SYMPTOMS as POLICY_SYMPTOMS
 
 TEMPERATURE_MIN = Decimal("34.0")
@@ -71,9 +72,10 @@ def parse_temperature(value: object) -> Decimal | None:
     try:
         t = Decimal(str(value).strip()).quantize(Decimal("0.1"))
     except (InvalidOperation, ValueError):
-        raise ValueError(f"体温“{value}”不是数字") from None
+        raise RuleError(gettext_noop("体温“%(value)s”不是数字"), value=value) from None
     if not (TEMPERATURE_MIN <= t <= TEMPERATURE_MAX):
-        raise ValueError(f"体温 {t}℃ 超出合理范围（{TEMPERATURE_MIN}–{TEMPERATURE_MAX}℃），请检查是否输错")
+        raise RuleError(gettext_noop("体温 %(t)s℃ 超出合理范围（%(low)s–%(high)s℃），请检查是否输错"), t=t,
+                        low=TEMPERATURE_MIN, high=TEMPERATURE_MAX)
     return t
 
 
@@ -85,7 +87,7 @@ def clean_symptoms(codes: Iterable[str], allowed: Iterable[str] | None = None) -
         if not code:
             continue
         if code not in allowed_set:
-            raise ValueError(f"未知的症状代码：{code}")
+            raise RuleError(gettext_noop("未知的症状代码：%(code)s"), code=code)
         if code not in out:
             out.append(code)
     return out
@@ -107,7 +109,7 @@ def symptom_labels(codes: Iterable[str], lang: str = "zh-hans") -> list[str]:
 
 def check_date(day: date, today: date) -> date:
     if day > today:
-        raise ValueError(f"日期 {day} 在今天（{today}）之后，不能提前打卡")
+        raise RuleError(gettext_noop("日期 %(day)s 在今天（%(today)s）之后，不能提前打卡"), day=day, today=today)
     return day
 
 

@@ -19,9 +19,11 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import worded
 from fangkong.geo.models import Region
 from fangkong.health import rules
 from fangkong.health.absence_waivers import checkins_waive_for_absence
@@ -170,8 +172,9 @@ class CheckinResult:
 
 
 def _fail(field: str, message: str) -> ServiceError:
-    labels = {"temperature": "体温", "date": "日期", "symptoms": "症状", "region_code": "所在地", "slot": "时段"}
-    return ServiceError(f"{labels.get(field, field)}：{message}", {field: [message]})
+    labels = {"temperature": _("体温"), "date": _("日期"), "symptoms": _("症状"), "region_code": _("所在地"),
+              "slot": _("时段")}
+    return ServiceError(f"{labels.get(field, field)}{_('：')}{message}", {field: [message]})
 
 
 def checkin_submit(
@@ -188,24 +191,25 @@ def checkin_submit(
     try:
         rules.check_date(day, today)
     except ValueError as e:
-        raise _fail("date", str(e)) from None
+        raise _fail("date", worded(e)) from None
     if day < today - timedelta(days=7):
-        raise _fail("date", f"只能补报 7 天内的打卡（{day} 太早）")
+        raise _fail("date", _("只能补报 7 天内的打卡（%(day)s 太早）") % {"day": day})
     try:
         temp = rules.parse_temperature(temperature)
     except ValueError as e:
-        raise _fail("temperature", str(e)) from None
+        raise _fail("temperature", worded(e)) from None
     setting = setting or setting_for(person)
     try:
         codes = rules.clean_symptoms(symptoms, setting.symptoms or rules.DEFAULT_SYMPTOMS)
     except ValueError as e:
-        raise _fail("symptoms", str(e)) from None
+        raise _fail("symptoms", worded(e)) from None
     region = None
     if region_code:
         region = _region(region_code)
     if slot:
         if slot not in rules.SLOTS:
-            raise _fail("slot", f"未知的时段“{slot}”，可选：{'、'.join(rules.SLOTS)}")
+            raise _fail("slot", _("未知的时段“%(slot)s”，可选：%(choices)s") % {"slot": slot,
+                                                                          "choices": ", ".join(rules.SLOTS)})
     elif setting.frequency == CheckinSetting.Frequency.DAILY and not person.measure_kind:
         slot = "day"
     else:
@@ -330,9 +334,9 @@ def _region(code_or_name: str) -> Region:
         if len(matches) == 1:
             region = matches[0]
         elif len(matches) > 1:
-            raise _fail("region_code", f"“{value}”对应多个行政区划，请填写区划代码")
+            raise _fail("region_code", _("“%(value)s”对应多个行政区划，请填写区划代码") % {"value": value})
     if region is None:
-        raise _fail("region_code", f"未知的行政区划：{value}")
+        raise _fail("region_code", _("未知的行政区划：%(value)s") % {"value": value})
     return region
 
 
@@ -467,7 +471,7 @@ def absence_register(
     try:
         codes = rules.clean_symptoms(symptoms)
     except ValueError as e:
-        raise ServiceError(f"症状：{e}", {"symptoms": [str(e)]}) from None
+        raise _fail("symptoms", worded(e)) from None
     absence = Absence.objects.create(
         person=person, organization_id=person.organization_id, unit_id=person.unit_id, started_on=started_on,
         expected_until=expected_until, reason=reason[:200], symptoms=codes, created_by=actor,

@@ -73,6 +73,26 @@ def test_bad_input_errors_name_the_field(client, world, setup):
 
 
 @time_machine.travel(NOW, tick=False)
+def test_bad_input_errors_in_english(client, world, setup):
+    def english(data):
+        return client.post("/api/v1/checkins", json.dumps(data), content_type="application/json",
+                           HTTP_ACCEPT_LANGUAGE="en", **auth(setup["ann_user"])).json()
+
+    body = english({"temperature": 45})
+    assert body["errors"]["temperature"] == [
+        "Temperature 45.0 ℃ is outside the plausible range (34.0–43.0 ℃); please check for a typo"]
+    assert body["message"].startswith("Temperature: Temperature 45.0")
+    assert english({"date": "2021-11-11"})["errors"]["date"] == [
+        "2021-11-11 is after today (2021-11-10): you cannot check in ahead"]
+    assert english({"symptoms": ["sneezing"]})["errors"]["symptoms"] == ["Unknown symptom code: sneezing"]
+    assert english({"region_code": "999999"})["errors"]["region_code"] == ["Unknown administrative division: 999999"]
+    # The check-in page says it in English too.
+    client.force_login(setup["ann_user"])
+    page = client.post("/health/checkin/", {"temperature": "48"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Temperature 48.0 ℃ is outside the plausible range" in page
+
+
+@time_machine.travel(NOW, tick=False)
 def test_for_others_scope(client, world, setup):
     assert post(client, world.bob, {"person_id": setup["ann"].pk, "temperature": 36.5}).status_code == 201
     assert Checkin.objects.get().proxy
