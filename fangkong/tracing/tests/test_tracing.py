@@ -127,7 +127,9 @@ def test_retrace_marks_only_new_people(world, scenario, make_person, venues, sca
 def _written(case: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     contacts = list(Contact.objects.filter(case=case).order_by("person_id").values_list(
         "person_id", "degree", "via_person_id", "evidence", "first_exposure_at", "last_exposure_at", "is_new"))
-    findings = list(ContactFinding.objects.filter(snapshot__case=case).order_by("snapshot__started_at", "person_id")
+    # Both runs happen at the same frozen instant: the snapshot id orders them (started_at alone left it to chance).
+    findings = list(ContactFinding.objects.filter(snapshot__case=case)
+                    .order_by("snapshot__started_at", "snapshot_id", "person_id")
                     .values_list("person_id", "degree", "via_person_id", "evidence", "is_new"))
     return contacts, findings
 
