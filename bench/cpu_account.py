@@ -22,8 +22,9 @@ def _machine() -> tuple[int, int]:
     return sum(fields[:8]) - idle, idle
 
 
-def _processes() -> dict[int, tuple[str, int, int]]:
-    """pid → (comm, process group, user + system jiffies) for every readable process."""
+def _processes(children: bool = False) -> dict[int, tuple[str, int, int]]:
+    """pid → (comm, process group, user + system jiffies) for every readable process; with `children`, plus the
+    times of its children that have exited and been waited for."""
     out = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -34,8 +35,8 @@ def _processes() -> dict[int, tuple[str, int, int]]:
             continue
         comm = raw[raw.index("(") + 1:raw.rindex(")")]
         rest = raw[raw.rindex(")") + 2:].split()
-        # After the comm: state, ppid, pgrp, …; utime and stime are fields 14 and 15 of the whole line.
-        out[int(entry.name)] = (comm, int(rest[2]), int(rest[11]) + int(rest[12]))
+        # After the comm: state, ppid, pgrp, …; utime, stime, cutime and cstime are fields 14–17 of the whole line.
+        out[int(entry.name)] = (comm, int(rest[2]), sum(int(v) for v in rest[11:15 if children else 13]))
     return out
 
 
@@ -80,3 +81,10 @@ class CpuAccount:
             return "no requests"
         parts = [f"{name} {1000 * s / requests:.2f}" for name, s in self.seconds.items()]
         return " · ".join(parts) + " ms of CPU per request"
+
+
+def postgres_seconds() -> float:
+    """CPU seconds of every PostgreSQL process so far, with its backends that have exited (the postmaster's children's
+    times): a pgbench run's connections end before a second reading."""
+    return sum(ticks for comm, _, ticks in _processes(children=True).values()
+               if comm.startswith(("postgres", "postmaster"))) / TICK

@@ -50,7 +50,7 @@ from pathlib import Path
 import access_scans
 import checkin_throughput
 from checkin_common import organization, prepare_database, say
-from cpu_account import TICK, CpuAccount
+from cpu_account import TICK, CpuAccount, postgres_seconds
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -68,24 +68,6 @@ PGBENCH_SECONDS = int(os.environ.get("BENCH_PGBENCH_SECONDS", "15"))
 CLIENTS = 16  # the server's database connections: 2 workers × 8 threads
 
 
-def postgres_cpu() -> float:
-    """Seconds of CPU of every PostgreSQL process so far, with the backends that have exited (the postmaster's
-    children's times): pgbench's connections end before the second reading."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        if not raw[raw.index("(") + 1:raw.rindex(")")].startswith(("postgres", "postmaster")):
-            continue
-        rest = raw[raw.rindex(")") + 2:].split()
-        total += sum(int(v) for v in rest[11:15])  # utime, stime, cutime, cstime
-    return total / TICK
-
-
 def pgbench(label: str, script: str) -> float:
     """Run a pgbench script; returns PostgreSQL's CPU per transaction in ms."""
     exe = shutil.which("pgbench")
@@ -96,10 +78,10 @@ def pgbench(label: str, script: str) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
     try:
-        before = postgres_cpu()
+        before = postgres_seconds()
         out = subprocess.run([exe, "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2", "-T", str(PGBENCH_SECONDS),
                               "-f", f.name, url], capture_output=True, text=True, check=True).stdout
-        used = postgres_cpu() - before
+        used = postgres_seconds() - before
     finally:
         os.unlink(f.name)
     done = int(next(line for line in out.splitlines() if "actually processed" in line).split()[-1].split("/")[0])
