@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
+
 # Measures that keep a person out while they last. Home health monitoring lets the person in with a note: the
 # person must take temperature twice a day and avoid gatherings, but is not confined (seed 003).
 CONFINING_MEASURES = frozenset({"centralized_quarantine", "home_quarantine", "isolation", "centralized_isolation"})
@@ -131,7 +133,8 @@ def exit_decision() -> Decision:
 def check_time(at: datetime, now: datetime) -> None:
     """Gates upload late, so the past is fine; a time more than five minutes ahead is a wrong clock."""
     if at - now > FUTURE_TOLERANCE:
-        raise ValueError(f"扫码时间 {at:%Y-%m-%d %H:%M:%S} 晚于当前时间 5 分钟以上，请校准设备时钟")
+        raise RuleError(gettext_noop("扫码时间 %(at)s 晚于当前时间 5 分钟以上，请校准设备时钟"),
+                        at=f"{at:%Y-%m-%d %H:%M:%S}")
 
 
 def check_temperature(value: Decimal | None) -> Decimal | None:
@@ -139,14 +142,14 @@ def check_temperature(value: Decimal | None) -> Decimal | None:
         return None
     value = Decimal(value)
     if not Decimal("30") <= value <= Decimal("45"):
-        raise ValueError(f"体温 {value}℃ 不在 30–45℃ 之间，请复测")
+        raise RuleError(gettext_noop("体温 %(value)s℃ 不在 30–45℃ 之间，请复测"), value=value)
     return value.quantize(Decimal("0.1"))
 
 
 def check_health_code(value: str) -> str:
     value = (value or "").strip().lower()
     if value and value not in HEALTH_CODES:
-        raise ValueError(f"健康码颜色“{value}”无效，可选：green（绿）、yellow（黄）、red（红）")
+        raise RuleError(gettext_noop("健康码颜色“%(value)s”无效，可选：green（绿）、yellow（黄）、red（红）"), value=value)
     return value
 
 

@@ -19,6 +19,7 @@ from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.access import capacity, rules
 from fangkong.access.models import AccessSetting, PassCode, Scan, VehiclePass, Venue, Visit
@@ -26,6 +27,7 @@ from fangkong.access.scan_writer import ScanWriter, new_scan
 from fangkong.core import authcache, crypto, fastsql
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import NotFound, ServiceError
+from fangkong.core.rule_errors import worded
 from fangkong.people import rules as people_rules
 from fangkong.people.models import Person
 from fangkong.tenancy.models import Organization
@@ -177,17 +179,17 @@ def venue_from_token(token: str, *, queryset: Any = None) -> Venue:
     try:
         venue_id, version = signing.loads(token, salt=VENUE_SALT)
     except signing.BadSignature:
-        raise _fail("venue_token", "场所码无效：签名校验失败，可能是伪造或被篡改的二维码") from None
+        raise _fail("venue_token", gettext("场所码无效：签名校验失败，可能是伪造或被篡改的二维码")) from None
     except (ValueError, TypeError):
-        raise _fail("venue_token", "场所码无效：内容无法识别") from None
+        raise _fail("venue_token", gettext("场所码无效：内容无法识别")) from None
     qs = queryset if queryset is not None else Venue.objects.all()
     venue = qs.select_related("organization").filter(pk=venue_id).first()
     if venue is None:
         raise NotFound("场所码对应的场所不存在或无权访问")
     if venue.code_version != version:
-        raise _fail("venue_token", f"场所码已更换（{venue.name}），请扫描现场张贴的最新场所码")
+        raise _fail("venue_token", gettext("场所码已更换（%(venue)s），请扫描现场张贴的最新场所码") % {"venue": venue.name})
     if not venue.active:
-        raise _fail("venue_token", f"场所“{venue.name}”已停用")
+        raise _fail("venue_token", gettext("场所“%(venue)s”已停用") % {"venue": venue.name})
     return venue
 
 
@@ -230,21 +232,21 @@ def person_from_pass(value: str, *, people: Any, now: datetime | None = None) ->
     now = now or timezone.now()
     value = (value or "").strip()
     if not value:
-        raise _fail("code", "请扫描或输入通行码")
+        raise _fail("code", gettext("请扫描或输入通行码"))
     if rules.looks_like_pass_code(value):
         row = PassCode.objects.filter(code=rules.normalise_pass_code(value)).first()
         if row is None:
-            raise _fail("code", f"通行码 {value} 不存在，请核对后重新输入")
+            raise _fail("code", gettext("通行码 %(code)s 不存在，请核对后重新输入") % {"code": value})
         if row.expires_at < now:
-            raise _fail("code", "通行码已过期，请让对方刷新手机上的通行码")
+            raise _fail("code", gettext("通行码已过期，请让对方刷新手机上的通行码"))
         person_id = row.person_id
     else:
         try:
             (person_id,) = signing.loads(value, salt=PASS_SALT, max_age=PASS_TTL)
         except signing.SignatureExpired:
-            raise _fail("code", "通行码已过期，请让对方刷新手机上的通行码") from None
+            raise _fail("code", gettext("通行码已过期，请让对方刷新手机上的通行码")) from None
         except (signing.BadSignature, ValueError, TypeError):
-            raise _fail("code", "通行码无效：签名校验失败，可能是伪造或截图篡改") from None
+            raise _fail("code", gettext("通行码无效：签名校验失败，可能是伪造或截图篡改")) from None
     person = people.filter(pk=person_id).first()
     if person is None:
         raise NotFound("通行码对应的人员不在本单位台账中")
@@ -354,7 +356,8 @@ def scans_record(*, items: Sequence[ScanInput], actor: Any, venues: Any, people:
     """
     now = now or timezone.now()
     if len(items) > BATCH_LIMIT:
-        raise _fail("items", f"一次最多上传 {BATCH_LIMIT} 条，实为 {len(items)} 条，请分批上传")
+        raise _fail("items", gettext("一次最多上传 %(limit)d 条，实为 %(n)d 条，请分批上传")
+                    % {"limit": BATCH_LIMIT, "n": len(items)})
     # No savepoint on the common path: an outer atomic block (a caller's transaction, if any, becomes a savepoint).
     # A single scan skips the replay look-up and lets the unique index catch a replay (the rare case): one round
     # trip less on the hot path. A batch checks first, since one replay would otherwise redo the whole batch.
@@ -424,9 +427,9 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
                 parsed_tokens[idx] = (int(venue_id), int(version))
                 token_ids[idx] = int(venue_id)
             except signing.BadSignature:
-                results[idx] = _item_error(idx, "venue_token", "场所码无效：签名校验失败，可能是伪造或被篡改的二维码")
+                results[idx] = _item_error(idx, "venue_token", gettext("场所码无效：签名校验失败，可能是伪造或被篡改的二维码"))
             except (ValueError, TypeError):
-                results[idx] = _item_error(idx, "venue_token", "场所码无效：内容无法识别")
+                results[idx] = _item_error(idx, "venue_token", gettext("场所码无效：内容无法识别"))
     venue_ids = {i.venue_id for i in items if i.venue_id is not None} | set(token_ids.values())
     if not venue_ids:
         venues: dict[int, Venue] = {}
@@ -491,31 +494,36 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
             if venue is None:
                 field_name = "venue_id" if item.venue_id is not None else "venue_token"
                 if item.venue_id is None and not item.venue_token:
-                    results[idx] = _item_error(idx, "venue_id", "缺少场所：请提供 venue_id 或 venue_token")
+                    results[idx] = _item_error(idx, "venue_id", gettext("缺少场所：请提供 venue_id 或 venue_token"))
                 else:
-                    results[idx] = _item_error(idx, field_name, f"场所 {venue_id} 不存在或无权访问", 404)
+                    results[idx] = _item_error(idx, field_name, gettext("场所 %(venue)s 不存在或无权访问")
+                                               % {"venue": venue_id}, 404)
                 continue
             if idx in parsed_tokens and parsed_tokens[idx][1] != venue.code_version:
-                results[idx] = _item_error(idx, "venue_token", f"场所码已更换（{venue.name}），请扫描最新的场所码")
+                results[idx] = _item_error(idx, "venue_token", gettext("场所码已更换（%(venue)s），请扫描最新的场所码")
+                                           % {"venue": venue.name})
                 continue
             if not venue.active:
-                results[idx] = _item_error(idx, "venue_id", f"场所“{venue.name}”已停用")
+                results[idx] = _item_error(idx, "venue_id", gettext("场所“%(venue)s”已停用") % {"venue": venue.name})
                 continue
             person = people.get(item.person_id)
             if person is None or person.organization_id != venue.organization_id:
-                results[idx] = _item_error(idx, "person_id", f"人员 {item.person_id} 不在该场所所属单位的台账中", 404)
+                results[idx] = _item_error(idx, "person_id", gettext("人员 %(person)s 不在该场所所属单位的台账中")
+                                           % {"person": item.person_id}, 404)
                 continue
             at = to_aware(item.at)
+            field_name = "at"
             try:
                 rules.check_time(at, now)
+                field_name = "temperature"
                 temperature = rules.check_temperature(item.temperature)
+                field_name = "health_code"
                 health_code = rules.check_health_code(item.health_code)
-            except (ValueError, InvalidOperation) as exc:
-                field_name = "at" if "时间" in str(exc) else "temperature" if "体温" in str(exc) else "health_code"
-                results[idx] = _item_error(idx, field_name, str(exc))
+            except (ValueError, InvalidOperation) as exc:  # field_name: the check that refused
+                results[idx] = _item_error(idx, field_name, worded(exc))
                 continue
             if item.direction not in DIRECTIONS:
-                results[idx] = _item_error(idx, "direction", "方向应为 entry（进入）或 exit（离开）")
+                results[idx] = _item_error(idx, "direction", gettext("方向应为 entry（进入）或 exit（离开）"))
                 continue
             # Ids rather than objects (no descriptor per field), then the related objects cached as assignment
             # would: a batch builds up to 1,000 of these.
@@ -531,8 +539,9 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
             if item.direction == Scan.Direction.EXIT:
                 entry = open_entries.get((venue.pk, person.pk))
                 if entry is None or entry.at > at:
-                    results[idx] = _item_error(
-                        idx, "direction", f"{person.name} 在“{venue.name}”没有未结束的进入记录，无法登记离开")
+                    results[idx] = _item_error(idx, "direction", gettext(
+                        "%(person)s 在“%(venue)s”没有未结束的进入记录，无法登记离开") % {"person": person.name,
+                                                                          "venue": venue.name})
                     continue
                 decision = rules.exit_decision()
                 entry.left_at, entry.estimated_exit = at, False
@@ -727,7 +736,7 @@ def visit_book(*, organization: Organization, host: Person, name: str, id_number
         health_code = rules.check_health_code(health_code)
         people_rules.check_phone(phone)
     except ValueError as exc:
-        raise _fail("health_code" if "健康码" in str(exc) else "phone", str(exc)) from None
+        raise _fail("health_code" if "健康码" in str(exc) else "phone", worded(exc)) from None
     if not phone:
         raise _fail("phone", "请填写手机号，便于被访人联系")
     visitor = visitor_find_or_create(organization=organization, name=name, id_number=id_number, phone=phone,

@@ -25,6 +25,7 @@ from fangkong.access import rules, services
 from fangkong.access.models import Scan, Venue, Visit
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import worded
 from fangkong.people.models import Person
 
 HOST_SALT = "fangkong.host"
@@ -156,7 +157,7 @@ def walkin_register(*, venue: Venue, host: Person, name: str, id_number: str, ph
         temperature = rules.check_temperature(temperature)
         health_code = rules.check_health_code(health_code)
     except ValueError as exc:
-        raise _fail("temperature" if "体温" in str(exc) else "health_code", str(exc)) from None
+        raise _fail("temperature" if "体温" in str(exc) else "health_code", worded(exc)) from None
     visitor = services.visitor_find_or_create(organization=venue.organization, name=name, id_number=id_number,
                                               phone=phone, actor=actor)
     threshold = services.effective_fever_threshold(services.setting_for(venue.organization_id), venue)
@@ -232,7 +233,7 @@ def visit_update(*, visit: Visit, actor: Any, **values: Any) -> Visit:
         try:
             values["health_code"] = rules.check_health_code(values["health_code"] or "")
         except ValueError as exc:
-            raise _fail("health_code", str(exc)) from None
+            raise _fail("health_code", worded(exc)) from None
     starts, ends = values.get("starts_at", visit.starts_at), values.get("ends_at", visit.ends_at)
     if ends <= starts:
         raise _fail("ends_at", "预约结束时间应晚于开始时间")

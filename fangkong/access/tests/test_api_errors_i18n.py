@@ -47,3 +47,30 @@ def test_the_apis_own_error_messages_speak_the_callers_language(world, gate_venu
         r = client.post("/api/v1/scans", "{not json", content_type="application/json", HTTP_ACCEPT_LANGUAGE=lang,
                         **headers)
         assert r.status_code == 400 and r.json()["message"].startswith(bad_body)
+
+
+def test_batch_item_errors_in_english(world, gate_venue, make_person, api, client):
+    from datetime import timedelta
+
+    person = make_person(name="英文测试")
+    caller = api(world.alice)
+    now = timezone.now()
+    items = [
+        {"venue_id": 999999, "person_id": person.pk, "at": now.isoformat()},
+        {"venue_id": gate_venue.pk, "person_id": person.pk, "at": (now + timedelta(hours=1)).isoformat()},
+        {"venue_id": gate_venue.pk, "person_id": person.pk, "at": now.isoformat(), "temperature": "29.0"},
+        {"venue_id": gate_venue.pk, "person_id": person.pk, "at": now.isoformat(), "direction": "exit"},
+        {"venue_token": "garbage", "person_id": person.pk, "at": now.isoformat()},
+    ]
+    results = client.post("/api/v1/scans/batch", {"items": items}, content_type="application/json",
+                          HTTP_AUTHORIZATION=f"Bearer {caller.raw}", HTTP_ACCEPT_LANGUAGE="en").json()["results"]
+    errors = [r["errors"] for r in results]
+    assert errors[0] == {"venue_id": ["Venue 999999 does not exist or is not yours to use"]}
+    assert list(errors[1]) == ["at"] and errors[1]["at"][0].startswith("Scan time ")
+    assert errors[2] == {"temperature": ["Temperature 29.0 ℃ is not between 30 and 45 ℃; please measure again"]}
+    assert errors[3] == {"direction": [f"英文测试 has no open entry at “{gate_venue.name}”, so no exit can be recorded"]}
+    assert errors[4] == {"venue_token": ["Invalid venue code: the signature does not match (a forged or altered QR code?)"]}
+    # The same batch in Chinese.
+    results = client.post("/api/v1/scans/batch", {"items": items[:1]}, content_type="application/json",
+                          HTTP_AUTHORIZATION=f"Bearer {caller.raw}", HTTP_ACCEPT_LANGUAGE="zh-hans").json()["results"]
+    assert results[0]["errors"] == {"venue_id": ["场所 999999 不存在或无权访问"]}
