@@ -94,3 +94,20 @@ def test_phone_layout_has_a_working_menu_and_switcher(phone_page, live_server, w
     with page.expect_navigation():
         page.locator("#nav a", has_text="审计日志").click()
     assert page.locator("h2.page-title").inner_text().strip() == "审计日志"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_no_page_of_the_menu_is_wider_than_a_phone(phone_page, live_server, world, language):
+    """English labels are longer: a filter's select sized to its longest option once pushed a page sideways."""
+    page = phone_page
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    login(page, live_server, "alice", "pw-alice")
+    links = page.eval_on_selector_all("#nav a[href^='/']", "els => els.map(e => e.getAttribute('href'))")
+    assert len(links) > 10
+    too_wide = []
+    for href in dict.fromkeys(links):
+        page.goto(f"{live_server.url}{href}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            too_wide.append(f"{href}: {width}px")
+    assert not too_wide, too_wide
