@@ -46,3 +46,12 @@ def test_sign_in_restores_the_accounts_language():
     make_user("lan4")
     r = Client().post("/login/", {"username": "lan4", "password": "pw-lan4"})
     assert settings.LANGUAGE_COOKIE_NAME not in r.cookies
+
+
+def test_the_header_names_each_language_in_itself():
+    client = Client()
+    client.force_login(make_user("lan5"))
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'value="en">English</option>' in page and "英语" not in page
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'value="zh-hans">简体中文</option>' in page
