@@ -151,7 +151,8 @@ def obligations_generate_for_day(*, day: date, organization: Organization | None
             for slot in slots:
                 opens, until = rules.SLOT_OPENS[slot], setting.deadline_for(slot)
                 if until <= opens:
-                    raise ServiceError(f"打卡设置“{setting.name}”：{slot} 时段的截止时间 {until} 早于开始时间 {opens}")
+                    raise ServiceError(_("打卡设置“%(setting)s”：%(slot)s 时段的截止时间 %(until)s 早于开始时间 %(opens)s")
+                                       % {"setting": setting.name, "slot": slot, "until": until, "opens": opens})
                 created += obligations_generate_for_people(
                     organization=setting.organization, people=group, kind=rules.slot_kind(slot), day=day,
                     due_from=_aware(day, opens), due_until=_aware(day, until), source=setting.source,
@@ -284,7 +285,7 @@ def _checkin_insert_and_fulfil(checkin: Checkin, now: datetime) -> Checkin | Non
         return None
     earlier = Checkin.objects.filter(submitted_by_id=checkin.submitted_by_id, client_key=checkin.client_key).first()
     if earlier is None:  # pragma: no cover - ON CONFLICT without a client key: nothing else is unique
-        raise ServiceError("打卡未能保存，请重试")
+        raise ServiceError(_("打卡未能保存，请重试"))
     return earlier
 
 
@@ -383,10 +384,11 @@ def flag_raise(*, person: Person, checkin: Checkin | None, actor: Any) -> Sympto
 def flag_clear(*, flag: SymptomFlag, reason: str, actor: Any) -> SymptomFlag:
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("解除症状标记必须填写原因（如：已就诊排除、复测体温正常）", {"reason": ["必填"]})
+        raise ServiceError(_("解除症状标记必须填写原因（如：已就诊排除、复测体温正常）"), {"reason": [_("必填")]})
     flag = SymptomFlag.objects.select_for_update().select_related("person").get(pk=flag.pk)
     if flag.cleared_at is not None:
-        raise ServiceError(f"{flag.person.name} 的症状标记已于 {timezone.localtime(flag.cleared_at):%Y-%m-%d %H:%M} 解除")
+        raise ServiceError(_("%(person)s 的症状标记已于 %(at)s 解除") % {
+            "person": flag.person.name, "at": f"{timezone.localtime(flag.cleared_at):%Y-%m-%d %H:%M}"})
     flag.cleared_at, flag.cleared_by, flag.reason = timezone.now(), actor, reason[:200]
     flag.save(update_fields=["cleared_at", "cleared_by", "reason"])
     person = flag.person
@@ -464,10 +466,11 @@ def absence_register(
 ) -> tuple[Absence, list[ClusterWarning]]:
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("缺勤原因：必填", {"reason": ["必填"]})
+        raise ServiceError(_("缺勤原因：必填"), {"reason": [_("必填")]})
     today = timezone.localdate()
     if started_on > today:
-        raise ServiceError(f"缺勤开始日期 {started_on} 在今天之后", {"started_on": ["不能晚于今天"]})
+        raise ServiceError(_("缺勤开始日期 %(day)s 在今天之后") % {"day": started_on},
+                           {"started_on": [_("不能晚于今天")]})
     try:
         codes = rules.clean_symptoms(symptoms)
     except ValueError as e:
@@ -537,11 +540,12 @@ def _clusters_check(absence: Absence, actor: Any) -> list[ClusterWarning]:
 @transaction.atomic
 def absence_follow_up(*, absence: Absence, day: date, status: str, note: str = "", actor: Any) -> AbsenceFollowUp:
     if status not in AbsenceFollowUp.Status.values:
-        raise ServiceError(f"随访情况“{status}”无效", {"status": ["无效"]})
+        raise ServiceError(_("随访情况“%(status)s”无效") % {"status": status}, {"status": [_("无效")]})
     if day > timezone.localdate():
-        raise ServiceError(f"随访日期 {day} 在今天之后", {"date": ["不能晚于今天"]})
+        raise ServiceError(_("随访日期 %(day)s 在今天之后") % {"day": day}, {"date": [_("不能晚于今天")]})
     if day < absence.started_on:
-        raise ServiceError(f"随访日期 {day} 早于缺勤开始 {absence.started_on}", {"date": ["早于缺勤开始"]})
+        raise ServiceError(_("随访日期 %(day)s 早于缺勤开始 %(start)s") % {"day": day, "start": absence.started_on},
+                           {"date": [_("早于缺勤开始")]})
     follow_up, _created = AbsenceFollowUp.objects.update_or_create(
         absence=absence, date=day, defaults={"status": status, "note": (note or "")[:200], "recorded_by": actor},
     )
@@ -557,7 +561,7 @@ def absence_follow_up(*, absence: Absence, day: date, status: str, note: str = "
 def cluster_report(*, warning: ClusterWarning, note: str, actor: Any) -> ClusterWarning:
     warning = ClusterWarning.objects.select_for_update().get(pk=warning.pk)
     if warning.status == ClusterWarning.Status.REPORTED:
-        raise ServiceError("该预警已标记为已报告")
+        raise ServiceError(_("该预警已标记为已报告"))
     warning.status, warning.reported_at = ClusterWarning.Status.REPORTED, timezone.now()
     warning.reported_by, warning.report_note = actor, (note or "")[:200]
     warning.save(update_fields=["status", "reported_at", "reported_by", "report_note"])
@@ -611,7 +615,7 @@ def _in_chinese(finding: rules.IntegrityFinding) -> str:
 def integrity_resolve(*, flag: IntegrityFlag, resolution: str, actor: Any) -> IntegrityFlag:
     resolution = (resolution or "").strip()
     if not resolution:
-        raise ServiceError("核实结果：必填", {"resolution": ["必填"]})
+        raise ServiceError(_("核实结果：必填"), {"resolution": [_("必填")]})
     flag.resolved_at, flag.resolved_by, flag.resolution = timezone.now(), actor, resolution[:200]
     flag.save(update_fields=["resolved_at", "resolved_by", "resolution"])
     audit_record(actor=actor, action="integrity.resolve", obj=flag, organization_id=flag.organization_id,
