@@ -11,6 +11,7 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.responses import NinjaJSONEncoder
@@ -149,7 +150,8 @@ _BATCH_ITEM_DEFAULTS: dict[str, Any] = {"id": None, "decision": None, "reasons":
 @api_permission("scans.create")
 def create_scans_batch(request: HttpRequest, data: BatchIn) -> Any:
     if len(data.items) > services.BATCH_LIMIT:
-        raise HttpError(400, f"一次最多上传 {services.BATCH_LIMIT} 条，实为 {len(data.items)} 条，请分批上传")
+        raise HttpError(400, gettext("一次最多上传 %(limit)d 条，实为 %(n)d 条，请分批上传")
+                        % {"limit": services.BATCH_LIMIT, "n": len(data.items)})
     parsed: list[services.ScanInput] = []
     positions: list[int] = []
     failures: list[dict[str, Any]] = []
@@ -162,7 +164,8 @@ def create_scans_batch(request: HttpRequest, data: BatchIn) -> Any:
             for err in exc.errors():
                 errors.setdefault(".".join(str(p) for p in err["loc"]) or "item", []).append(pydantic_message(err))
             first_field, first_msgs = next(iter(errors.items()))
-            failures.append({"index": index, "ok": False, "message": f"第 {index + 1} 条，{first_field}：{first_msgs[0]}",
+            failures.append({"index": index, "ok": False, "message": gettext("第 %(n)d 条，%(field)s：%(error)s") % {
+                "n": index + 1, "field": first_field, "error": first_msgs[0]},
                              "errors": errors})
     user = request.user
     # The same scopes as _scopes() gives as QuerySets, read faster (a batch names hundreds of venues and people):
@@ -179,7 +182,7 @@ def create_scans_batch(request: HttpRequest, data: BatchIn) -> Any:
             out.append({"index": index, "ok": True, "id": res.scan.pk, "decision": res.scan.decision,
                         "reasons": res.scan.reasons, "replay": res.replay})
         else:
-            out.append({"index": index, "ok": False, "message": f"第 {index + 1} 条：{res.message}",
+            out.append({"index": index, "ok": False, "message": gettext("第 %(n)d 条：%(error)s") % {"n": index + 1, "error": res.message},
                         "errors": res.errors})
     out.sort(key=lambda r: r["index"])
     out = [{**_BATCH_ITEM_DEFAULTS, **r} for r in out]
@@ -199,7 +202,7 @@ def list_scans(request: HttpRequest, venue: int | None = None, person: int | Non
     if raw_from and from_ is None:
         from_ = parse_datetime(raw_from)
         if from_ is None:
-            raise HttpError(400, f"from：无法识别的时间“{raw_from}”，请用 ISO 8601 格式")
+            raise HttpError(400, gettext("from：无法识别的时间“%(value)s”，请用 ISO 8601 格式") % {"value": raw_from})
     qs = selectors.scan_list(user=request.user, venue_id=venue, person_id=person, start=from_, end=to)
     items, page = paginate(qs, limit, offset, max_limit=1000)
     return {**page, "items": [scan_out(s) for s in items]}
@@ -261,7 +264,7 @@ def _acting_org(request: HttpRequest, perm: str, organization_id: int | None) ->
         if organization_id is None and orgs.count() == 1:
             organization_id = orgs.get().pk
         if organization_id is None:
-            raise HttpError(400, "organization_id 必填")
+            raise HttpError(400, gettext("organization_id 必填"))
     return get_object_or_404(orgs, pk=organization_id)
 
 

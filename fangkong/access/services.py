@@ -106,7 +106,7 @@ def _check_threshold(value: Any) -> Decimal | None:
         return None
     threshold = Decimal(value)
     if not Decimal("36.5") <= threshold <= Decimal("39"):
-        raise _fail("fever_threshold", "发热阈值应在 36.5–39.0℃ 之间")
+        raise _fail("fever_threshold", gettext("发热阈值应在 36.5–39.0℃ 之间"))
     return threshold
 
 
@@ -118,13 +118,14 @@ def _venue_values(values: dict[str, Any]) -> dict[str, Any]:
     if "name" in out:
         out["name"] = " ".join(str(out["name"] or "").split())
         if not out["name"]:
-            raise _fail("name", "场所名称不能为空")
+            raise _fail("name", gettext("场所名称不能为空"))
     if "kind" in out and out["kind"] not in Venue.Kind.values:
-        raise _fail("kind", f"场所类型“{out['kind']}”无效，可选：{'、'.join(Venue.Kind.values)}")
+        raise _fail("kind", gettext("场所类型“%(kind)s”无效，可选：%(choices)s")
+                    % {"kind": out["kind"], "choices": ", ".join(Venue.Kind.values)})
     if out.get("capacity") is not None and int(out["capacity"]) < 1:
-        raise _fail("capacity", "容量应为正整数，不限容量请留空")
+        raise _fail("capacity", gettext("容量应为正整数，不限容量请留空"))
     if "max_stay_minutes" in out and not 5 <= int(out["max_stay_minutes"]) <= 7 * 24 * 60:
-        raise _fail("max_stay_minutes", "最长停留应在 5 分钟到 7 天之间")
+        raise _fail("max_stay_minutes", gettext("最长停留应在 5 分钟到 7 天之间"))
     if "fever_threshold" in out:
         out["fever_threshold"] = _check_threshold(out["fever_threshold"])
     return out
@@ -134,7 +135,7 @@ def _venue_values(values: dict[str, Any]) -> dict[str, Any]:
 def venue_create(*, organization: Organization, actor: Any, **values: Any) -> Venue:
     cleaned = _venue_values(values)
     if Venue.objects.filter(organization=organization, name=cleaned.get("name")).exists():
-        raise _fail("name", f"本单位已有名为“{cleaned.get('name')}”的场所")
+        raise _fail("name", gettext("本单位已有名为“%(name)s”的场所") % {"name": cleaned.get("name")})
     venue = Venue.objects.create(organization=organization, **cleaned)
     audit_record(actor=actor, action="venue.create", obj=venue, organization_id=organization.pk,
                  changes={k: [None, str(v)] for k, v in cleaned.items()})
@@ -146,7 +147,7 @@ def venue_update(*, venue: Venue, actor: Any, **values: Any) -> Venue:
     cleaned = _venue_values(values)
     if "name" in cleaned and Venue.objects.filter(
             organization_id=venue.organization_id, name=cleaned["name"]).exclude(pk=venue.pk).exists():
-        raise _fail("name", f"本单位已有名为“{cleaned['name']}”的场所")
+        raise _fail("name", gettext("本单位已有名为“%(name)s”的场所") % {"name": cleaned["name"]})
     changes = {k: [str(getattr(venue, k)), str(v)] for k, v in cleaned.items() if getattr(venue, k) != v}
     for key, value in cleaned.items():
         setattr(venue, key, value)
@@ -185,7 +186,7 @@ def venue_from_token(token: str, *, queryset: Any = None) -> Venue:
     qs = queryset if queryset is not None else Venue.objects.all()
     venue = qs.select_related("organization").filter(pk=venue_id).first()
     if venue is None:
-        raise NotFound("场所码对应的场所不存在或无权访问")
+        raise NotFound(gettext("场所码对应的场所不存在或无权访问"))
     if venue.code_version != version:
         raise _fail("venue_token", gettext("场所码已更换（%(venue)s），请扫描现场张贴的最新场所码") % {"venue": venue.name})
     if not venue.active:
@@ -224,7 +225,7 @@ def pass_code_issue(*, person: Person, now: datetime | None = None) -> PassCode:
                 return PassCode.objects.create(code=rules.new_pass_code(), person=person, expires_at=now + PASS_TTL)
         except IntegrityError:
             continue
-    raise ServiceError("通行码生成失败，请刷新重试")
+    raise ServiceError(gettext("通行码生成失败，请刷新重试"))
 
 
 def person_from_pass(value: str, *, people: Any, now: datetime | None = None) -> Person:
@@ -249,7 +250,7 @@ def person_from_pass(value: str, *, people: Any, now: datetime | None = None) ->
             raise _fail("code", gettext("通行码无效：签名校验失败，可能是伪造或截图篡改")) from None
     person = people.filter(pk=person_id).first()
     if person is None:
-        raise NotFound("通行码对应的人员不在本单位台账中")
+        raise NotFound(gettext("通行码对应的人员不在本单位台账中"))
     return person
 
 
@@ -674,10 +675,10 @@ def organization_from_book_token(token: str) -> Organization:
     try:
         (org_id,) = signing.loads(token, salt=BOOK_SALT)
     except (signing.BadSignature, ValueError, TypeError):
-        raise NotFound("预约链接无效") from None
+        raise NotFound(gettext("预约链接无效")) from None
     org = Organization.objects.filter(pk=org_id, is_active=True).first()
     if org is None:
-        raise NotFound("预约链接无效")
+        raise NotFound(gettext("预约链接无效"))
     return org
 
 
@@ -689,10 +690,10 @@ def visit_from_token(token: str) -> Visit:
     try:
         (visit_id,) = signing.loads(token, salt=VISIT_SALT)
     except (signing.BadSignature, ValueError, TypeError):
-        raise NotFound("访客通行证链接无效") from None
+        raise NotFound(gettext("访客通行证链接无效")) from None
     visit = Visit.objects.select_related("visitor", "host", "organization").filter(pk=visit_id).first()
     if visit is None:
-        raise NotFound("访客通行证链接无效")
+        raise NotFound(gettext("访客通行证链接无效"))
     return visit
 
 
@@ -704,7 +705,7 @@ def visitor_find_or_create(*, organization: Organization, name: str, id_number: 
     try:
         info = people_rules.check_id_number(id_type, id_number)
     except ValueError as exc:
-        raise _fail("id_number", f"身份证号：{exc}") from None
+        raise _fail("id_number", gettext("身份证号：%(error)s") % {"error": worded(exc)}) from None
     existing = Person.objects.filter(organization=organization,
                                      id_number_hash=crypto.lookup_hash(info.number)).first()
     if existing and not existing.is_active and existing.kind == Person.Kind.VISITOR:
@@ -725,20 +726,20 @@ def visit_book(*, organization: Organization, host: Person, name: str, id_number
                starts_at: datetime, ends_at: datetime, company: str = "", places_14d: str = "",
                health_code: str = "", actor: Any = None) -> Visit:
     if host.organization_id != organization.pk or not host.is_active:
-        raise _fail("host", "被访人不在本单位台账中")
+        raise _fail("host", gettext("被访人不在本单位台账中"))
     if not (purpose or "").strip():
-        raise _fail("purpose", "请填写来访事由")
+        raise _fail("purpose", gettext("请填写来访事由"))
     if ends_at <= starts_at:
-        raise _fail("ends_at", "预约结束时间应晚于开始时间")
+        raise _fail("ends_at", gettext("预约结束时间应晚于开始时间"))
     if ends_at < timezone.now():
-        raise _fail("ends_at", "预约时间已过，请重新选择")
+        raise _fail("ends_at", gettext("预约时间已过，请重新选择"))
     try:
         health_code = rules.check_health_code(health_code)
         people_rules.check_phone(phone)
     except ValueError as exc:
         raise _fail("health_code" if "健康码" in str(exc) else "phone", worded(exc)) from None
     if not phone:
-        raise _fail("phone", "请填写手机号，便于被访人联系")
+        raise _fail("phone", gettext("请填写手机号，便于被访人联系"))
     visitor = visitor_find_or_create(organization=organization, name=name, id_number=id_number, phone=phone,
                                      actor=actor)
     visit = Visit.objects.create(
@@ -764,7 +765,7 @@ def visit_book(*, organization: Organization, host: Person, name: str, id_number
 @transaction.atomic
 def visit_decide(*, visit: Visit, approve: bool, actor: Any, note: str = "") -> Visit:
     if visit.status != Visit.Status.PENDING:
-        raise _fail("status", f"该预约当前为“{visit.get_status_display()}”，不能再审批")
+        raise _fail("status", gettext("该预约当前为“%(status)s”，不能再审批") % {"status": visit.get_status_display()})
     visit.status = Visit.Status.APPROVED if approve else Visit.Status.REFUSED
     visit.decided_by, visit.decided_at, visit.decision_note = actor, timezone.now(), note.strip()[:200]
     visit.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"])
@@ -776,7 +777,7 @@ def visit_decide(*, visit: Visit, approve: bool, actor: Any, note: str = "") -> 
 @transaction.atomic
 def visit_cancel(*, visit: Visit, actor: Any) -> Visit:
     if visit.status in (Visit.Status.ARRIVED, Visit.Status.CANCELLED):
-        raise _fail("status", f"该预约当前为“{visit.get_status_display()}”，不能取消")
+        raise _fail("status", gettext("该预约当前为“%(status)s”，不能取消") % {"status": visit.get_status_display()})
     old = visit.status
     visit.status = Visit.Status.CANCELLED
     visit.save(update_fields=["status", "updated_at"])
@@ -803,7 +804,7 @@ _VEHICLE_FIELDS = ("plate", "driver", "origin", "destination", "cargo", "time_in
 def _vehicle_values(organization_id: int, values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(_VEHICLE_FIELDS)
     if unknown:
-        raise ServiceError(f"未知字段：{', '.join(sorted(unknown))}")
+        raise ServiceError(gettext("未知字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))})
     out = dict(values)
     if "plate" in out:
         try:
@@ -811,10 +812,10 @@ def _vehicle_values(organization_id: int, values: dict[str, Any]) -> dict[str, A
         except ValueError as exc:
             raise _fail("plate", str(exc)) from None
     if "driver" in out and (out["driver"] is None or out["driver"].organization_id != organization_id):
-        raise _fail("driver", "驾驶员不在本单位台账中，请先登记为访客")
+        raise _fail("driver", gettext("驾驶员不在本单位台账中，请先登记为访客"))
     if out.get("disinfected"):
         if not (out.get("disinfected_by") or "").strip():
-            raise _fail("disinfected_by", "已消毒时请填写消毒人")
+            raise _fail("disinfected_by", gettext("已消毒时请填写消毒人"))
         out.setdefault("disinfected_at", timezone.now())
         if out.get("disinfected_at") is None:
             out["disinfected_at"] = timezone.now()
@@ -826,7 +827,7 @@ def vehicle_create(*, organization: Organization, actor: Any, **values: Any) -> 
     values.setdefault("time_in", timezone.now())
     cleaned = _vehicle_values(organization.pk, values)
     if "driver" not in cleaned:
-        raise _fail("driver", "请选择驾驶员")
+        raise _fail("driver", gettext("请选择驾驶员"))
     vp = VehiclePass.objects.create(organization=organization, recorded_by=actor if getattr(
         actor, "is_authenticated", False) else None, **cleaned)
     audit_record(actor=actor, action="vehicle.create", obj=vp, organization_id=organization.pk,
@@ -838,7 +839,7 @@ def vehicle_create(*, organization: Organization, actor: Any, **values: Any) -> 
 def vehicle_update(*, vehicle: VehiclePass, actor: Any, **values: Any) -> VehiclePass:
     cleaned = _vehicle_values(vehicle.organization_id, values)
     if cleaned.get("time_out") and cleaned["time_out"] < cleaned.get("time_in", vehicle.time_in):
-        raise _fail("time_out", "离开时间早于进入时间")
+        raise _fail("time_out", gettext("离开时间早于进入时间"))
     changes = {k: [str(getattr(vehicle, k)), str(v)] for k, v in cleaned.items() if getattr(vehicle, k) != v}
     for key, value in cleaned.items():
         setattr(vehicle, key, value)

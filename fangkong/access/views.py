@@ -315,9 +315,9 @@ def gate_scan(request: HttpRequest) -> HttpResponse:
         elif data["person"]:
             person = people.filter(pk=data["person"]).first()
             if person is None:
-                raise NotFound("人员不在本单位台账中")
+                raise NotFound(_("人员不在本单位台账中"))
         else:
-            raise ServiceError("请扫描或输入通行码，或先搜索人员")
+            raise ServiceError(_("请扫描或输入通行码，或先搜索人员"))
         now = timezone.now()
         direction = data["direction"] or "entry"
         health_code = data["health_code"] or ""

@@ -20,6 +20,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Replace
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.access import rules, services
 from fangkong.access.models import Scan, Venue, Visit
@@ -88,9 +89,9 @@ def host_candidates(*, organization_id: int, q: str, unit_hint: str = "", limit:
     narrowed by a unit hint ('wzr 财务'). Returns (at most `limit` people, whether there were more)."""
     query = parse_host_query(q, unit_hint)
     if len(query.text.replace(" ", "")) < HOST_MIN_CHARS:
-        raise _fail("q", f"请至少输入 {HOST_MIN_CHARS} 个字（或拼音字母）")
+        raise _fail("q", gettext("请至少输入 %(n)d 个字（或拼音字母）") % {"n": HOST_MIN_CHARS})
     if len(query.text) > 32 or len(query.unit_hint) > 32:
-        raise _fail("q", "输入过长，请只输入被访人姓名（或拼音首字母）和部门")
+        raise _fail("q", gettext("输入过长，请只输入被访人姓名（或拼音首字母）和部门"))
     qs = (Person.objects.filter(organization_id=organization_id, is_active=True)
           .exclude(kind=Person.Kind.VISITOR).select_related("unit").defer("id_number", "phone"))
     if query.is_latin:
@@ -117,11 +118,11 @@ def host_from_token(token: str, *, organization_id: int) -> Person:
     try:
         org_id, person_id = signing.loads(token, salt=HOST_SALT, max_age=timedelta(days=1))
     except (signing.BadSignature, ValueError, TypeError):
-        raise _fail("host_name", "被访人选择无效，请重新搜索并选择被访人") from None
+        raise _fail("host_name", gettext("被访人选择无效，请重新搜索并选择被访人")) from None
     person = Person.objects.filter(pk=person_id, organization_id=organization_id, is_active=True).exclude(
         kind=Person.Kind.VISITOR).first()
     if org_id != organization_id or person is None:
-        raise _fail("host_name", "被访人选择无效，请重新搜索并选择被访人")
+        raise _fail("host_name", gettext("被访人选择无效，请重新搜索并选择被访人"))
     return person
 
 
@@ -150,9 +151,9 @@ def walkin_register(*, venue: Venue, host: Person, name: str, id_number: str, ph
     for the host's approval and the gate console shows it."""
     now = now or timezone.now()
     if host.organization_id != venue.organization_id or not host.is_active or host.kind == Person.Kind.VISITOR:
-        raise _fail("host", "请选择本单位的被访人")
+        raise _fail("host", gettext("请选择本单位的被访人"))
     if not (purpose or "").strip():
-        raise _fail("purpose", "请填写来访事由")
+        raise _fail("purpose", gettext("请填写来访事由"))
     try:
         temperature = rules.check_temperature(temperature)
         health_code = rules.check_health_code(health_code)
@@ -172,8 +173,9 @@ def walkin_register(*, venue: Venue, host: Person, name: str, id_number: str, ph
         visitor=visitor, walk_in=True, status__in=[Visit.Status.PENDING, Visit.Status.APPROVED], ends_at__gte=now,
     ).first()
     if open_visit is not None:
-        raise _fail("id_number", f"{visitor.name} 已在 {timezone.localtime(open_visit.created_at):%H:%M} 登记，"
-                                 f"当前状态：{open_visit.get_status_display()}，请在待审批列表中查看")
+        raise _fail("id_number", gettext("%(name)s 已在 %(at)s 登记，当前状态：%(status)s，请在待审批列表中查看") % {
+            "name": visitor.name, "at": f"{timezone.localtime(open_visit.created_at):%H:%M}",
+            "status": open_visit.get_status_display()})
     visit = Visit.objects.create(
         organization_id=venue.organization_id, visitor=visitor, host=host, company=(company or "").strip(),
         purpose=purpose.strip(), starts_at=now, ends_at=now + WALKIN_WINDOW, health_code=health_code,
@@ -220,15 +222,15 @@ def visit_update(*, visit: Visit, actor: Any, **values: Any) -> Visit:
     cancelled visits are history and stay as they were."""
     unknown = set(values) - set(_VISIT_FIELDS)
     if unknown:
-        raise ServiceError(f"未知字段：{', '.join(sorted(unknown))}")
+        raise ServiceError(gettext("未知字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))})
     if visit.status not in (Visit.Status.PENDING, Visit.Status.APPROVED):
-        raise _fail("status", f"该预约当前为“{visit.get_status_display()}”，不能修改")
+        raise _fail("status", gettext("该预约当前为“%(status)s”，不能修改") % {"status": visit.get_status_display()})
     host = values.get("host")
     if host is not None and (host.organization_id != visit.organization_id or not host.is_active
                              or host.kind == Person.Kind.VISITOR):
-        raise _fail("host_id", "被访人不在本单位台账中")
+        raise _fail("host_id", gettext("被访人不在本单位台账中"))
     if "purpose" in values and not (values["purpose"] or "").strip():
-        raise _fail("purpose", "请填写来访事由")
+        raise _fail("purpose", gettext("请填写来访事由"))
     if "health_code" in values:
         try:
             values["health_code"] = rules.check_health_code(values["health_code"] or "")
@@ -236,7 +238,7 @@ def visit_update(*, visit: Visit, actor: Any, **values: Any) -> Visit:
             raise _fail("health_code", worded(exc)) from None
     starts, ends = values.get("starts_at", visit.starts_at), values.get("ends_at", visit.ends_at)
     if ends <= starts:
-        raise _fail("ends_at", "预约结束时间应晚于开始时间")
+        raise _fail("ends_at", gettext("预约结束时间应晚于开始时间"))
     changes = {k: [str(getattr(visit, k)), str(v)] for k, v in values.items() if getattr(visit, k) != v}
     for key, value in values.items():
         setattr(visit, key, value.strip() if isinstance(value, str) else value)

@@ -66,6 +66,7 @@ def test_batch_item_errors_in_english(world, gate_venue, make_person, api, clien
                           HTTP_AUTHORIZATION=f"Bearer {caller.raw}", HTTP_ACCEPT_LANGUAGE="en").json()["results"]
     errors = [r["errors"] for r in results]
     assert errors[0] == {"venue_id": ["Venue 999999 does not exist or is not yours to use"]}
+    assert results[0]["message"] == "Item 1: Venue 999999 does not exist or is not yours to use"
     assert list(errors[1]) == ["at"] and errors[1]["at"][0].startswith("Scan time ")
     assert errors[2] == {"temperature": ["Temperature 29.0 ℃ is not between 30 and 45 ℃; please measure again"]}
     assert errors[3] == {"direction": [f"英文测试 has no open entry at “{gate_venue.name}”, so no exit can be recorded"]}
