@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 import segno
+from django.utils.translation import gettext
 from fpdf import FPDF
 
 from fangkong.core.errors import ServiceError
@@ -42,8 +43,8 @@ def cjk_font() -> tuple[str, int]:
     for path, index in _KNOWN_FONTS:
         if Path(path).exists():
             return path, index
-    raise ServiceError("服务器缺少中文字体，无法生成场所码海报：请安装 fonts-noto-cjk 或 fonts-wqy-microhei"
-                       "（apt-get install -y fonts-noto-cjk）")
+    raise ServiceError(gettext("服务器缺少中文字体，无法生成场所码海报：请安装 fonts-noto-cjk 或 fonts-wqy-microhei"
+                               "（apt-get install -y fonts-noto-cjk）"))
 
 
 def qr_svg(url: str, scale: int = 6) -> str:
@@ -84,5 +85,5 @@ def posters_pdf(entries: Iterable[tuple[str, str, str, str]]) -> bytes:
         pdf.set_xy(15, 270)
         pdf.multi_cell(180, 6, "此码定期更换，请以现场张贴的最新场所码为准", align="C")
     if not count:
-        raise ServiceError("请至少选择一个场所")
+        raise ServiceError(gettext("请至少选择一个场所"))
     return bytes(pdf.output())

@@ -161,9 +161,9 @@ _PLATE = re.compile(rf"^[{_PROVINCES}][A-Z][A-Z0-9]{{4,6}}[挂学警港澳领试
 def check_plate(value: str) -> str:
     plate = re.sub(r"[\s·\.\-]", "", str(value or "")).upper()
     if not plate:
-        raise ValueError("车牌号不能为空")
+        raise RuleError(gettext_noop("车牌号不能为空"))
     if not _PLATE.match(plate):
-        raise ValueError(f"车牌号“{value}”格式不正确，例如：晋D12345 或 晋DD12345")
+        raise RuleError(gettext_noop("车牌号“%(value)s”格式不正确，例如：晋D12345 或 晋DD12345"), value=value)
     return plate
 
 

@@ -810,7 +810,7 @@ def _vehicle_values(organization_id: int, values: dict[str, Any]) -> dict[str, A
         try:
             out["plate"] = rules.check_plate(out["plate"])
         except ValueError as exc:
-            raise _fail("plate", str(exc)) from None
+            raise _fail("plate", worded(exc)) from None
     if "driver" in out and (out["driver"] is None or out["driver"].organization_id != organization_id):
         raise _fail("driver", gettext("驾驶员不在本单位台账中，请先登记为访客"))
     if out.get("disinfected"):

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.db.models import F, Value
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
@@ -43,7 +44,7 @@ def obligations_generate_for_people(
     the database, which makes a second run a no-op.
     """
     if due_until <= due_from:
-        raise ServiceError(f"截止时间（{due_until}）必须晚于开始时间（{due_from}）")
+        raise ServiceError(gettext("截止时间（%(until)s）必须晚于开始时间（%(start)s）") % {"until": due_until, "start": due_from})
     now = timezone.now()
     select = (
         people.filter(organization_id=organization.pk)
@@ -97,7 +98,7 @@ def obligation_fulfil(
         qs = Obligation.objects.filter(pk=obligation.pk)
     else:
         if not kind or subject_id is None or day is None:
-            raise ServiceError("需要指定义务，或类型、对象与日期")
+            raise ServiceError(gettext("需要指定义务，或类型、对象与日期"))
         qs = Obligation.objects.filter(kind=kind, subject_type=subject_type, subject_id=subject_id, day=day)
     return qs.filter(status__in=OPEN).update(
         status=Obligation.Status.FULFILLED, evidence_type=evidence.type, evidence_id=evidence.id,
@@ -120,7 +121,8 @@ def obligation_waive(*, obligation: Obligation, reason: str, actor: Any) -> Obli
     reason = _waiver_reason(reason)
     obligation = Obligation.objects.select_for_update().get(pk=obligation.pk)
     if not obligation.is_open:
-        raise ServiceError(f"该义务（{obligation.day} {obligation.kind}）已是“{obligation.get_status_display()}”，不能免除")
+        raise ServiceError(gettext("该义务（%(day)s %(kind)s）已是“%(status)s”，不能免除") % {
+            "day": obligation.day, "kind": obligation.kind, "status": obligation.get_status_display()})
     _waive(obligation, reason, actor)
     return obligation
 
@@ -140,7 +142,7 @@ def obligations_waive_bulk(*, obligations: models.QuerySet, reason: str, actor: 
 def _waiver_reason(reason: str) -> str:
     reason = (reason or "").strip()[:200]
     if not reason:
-        raise ServiceError("免除义务必须填写原因", {"reason": ["必填"]})
+        raise ServiceError(gettext("免除义务必须填写原因"), {"reason": [gettext("必填")]})
     return reason
 
 
@@ -177,7 +179,7 @@ def obligations_bulk_create(*, rows: list[Obligation], batch_size: int = 5000) -
     """
     for ob in rows:
         if ob.due_until <= ob.due_from:
-            raise ServiceError(f"义务 {ob.kind}（{ob.day}）：截止时间必须晚于开始时间")
+            raise ServiceError(gettext("义务 %(kind)s（%(day)s）：截止时间必须晚于开始时间") % {"kind": ob.kind, "day": ob.day})
         if ob.person_id and not ob.subject_id:
             ob.subject_type, ob.subject_id = Obligation.SubjectType.PERSON, ob.person_id
     Obligation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=batch_size)

@@ -157,7 +157,7 @@ def test_flag_cleared_only_with_reason(world, setting, people):
     assert AuditEvent.objects.filter(action="person.symptomatic_clear").exists()
     with pytest.raises(ServiceError, match="已于"):
         services.flag_clear(flag=flag, reason="again", actor=world.bob)
-    with translation.override("en"), pytest.raises(ServiceError, match="^The symptom flag of 安安 was already cleared"):
+    with translation.override("en"), pytest.raises(ServiceError, match=r"^The symptom flag of 安安 was already cleared"):
         services.flag_clear(flag=flag, reason="again", actor=world.bob)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fangkong.core.errors import ServiceError
 from fangkong.core.models import AuditEvent
@@ -79,6 +79,8 @@ def test_waive_needs_reason_and_is_audited(world, make_person):
     assert ob.status == "waived" and ob.waived_reason == "病假"
     assert AuditEvent.objects.filter(action="obligation.waive", object_id=str(ob.pk)).exists()
     with pytest.raises(ServiceError, match="不能免除"):
+        services.obligation_waive(obligation=ob, reason="again", actor=world.alice)
+    with translation.override("en"), pytest.raises(ServiceError, match="is already “Waived” and cannot be waived"):
         services.obligation_waive(obligation=ob, reason="again", actor=world.alice)
 
 
