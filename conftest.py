@@ -102,12 +102,18 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     # After the session's last test the test database is already gone (nextitem is None): nothing to restore.
     if _db_blocker is None or nextitem is None or not _is_transactional(item):
         return
+    from django.db import connection
+
     from fangkong.geo.loader import load_regions
     from fangkong.geo.models import Region
 
     with _db_blocker.unblock():
         if not Region.objects.exists():
             load_regions()
+        # Django's connections are context-local and this hook runs outside the tests' context: it gets a
+        # connection object of its own that nothing else closes. Left open, it kept pytest-django from dropping
+        # the test database at the end ("is being accessed by other users").
+        connection.close()
 
 
 def _chromium_available() -> bool:
