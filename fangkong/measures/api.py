@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 from ninja import Router, Schema, Status
 
 from fangkong.core.access import api_permission
@@ -108,6 +109,11 @@ class MeasurePage(Page):
     items: list[MeasureListOut]
 
 
+def _choices(values: Any) -> str:
+    """A field error listing the accepted values."""
+    return gettext("可选：%(choices)s") % {"choices": gettext("、").join(values)}
+
+
 @router.get("/measures", response=MeasurePage,
             summary="Measures in the caller's scope: status (a status, or active | overdue | all), kind, unit (with "
                     "its sub-units), jurisdiction (with its sub-jurisdictions), place; day N of M and overdue tests")
@@ -120,9 +126,9 @@ def list_all_measures(
 
     status = status or "all"
     if status not in selectors.VIEWS and status not in Measure.Status.values:
-        raise ServiceError(f"未知的状态“{status}”", {"status": ["可选：" + "、".join(selectors.VIEWS)]})
+        raise ServiceError(gettext("未知的状态“%(status)s”") % {"status": status}, {"status": [_choices(selectors.VIEWS)]})
     if kind and kind not in Measure.Kind.values:
-        raise ServiceError(f"未知的措施“{kind}”", {"kind": ["可选：" + "、".join(Measure.Kind.values)]})
+        raise ServiceError(gettext("未知的措施“%(kind)s”") % {"kind": kind}, {"kind": [_choices(Measure.Kind.values)]})
     unit_path = get_object_or_404(Unit.objects.visible_to(request.user, "measures.view"), pk=unit).path \
         if unit is not None else ""
     jurisdiction_path = get_object_or_404(Jurisdiction, pk=jurisdiction).path if jurisdiction is not None else ""
@@ -160,7 +166,8 @@ def measure_counts(request: HttpRequest, by: str = "unit", kind: str = "", unit:
     from fangkong.tenancy.models import Jurisdiction, Unit
 
     if by not in selectors.GROUPS:
-        raise ServiceError(f"未知的分组“{by}”", {"by": ["可选：unit、organization、jurisdiction"]})
+        raise ServiceError(gettext("未知的分组“%(by)s”") % {"by": by},
+                           {"by": [_choices(("unit", "organization", "jurisdiction"))]})
     unit_path = get_object_or_404(Unit.objects.visible_to(request.user, "measures.view"), pk=unit).path \
         if unit is not None else ""
     jurisdiction_path = get_object_or_404(Jurisdiction, pk=jurisdiction).path if jurisdiction is not None else ""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.core.errors import ServiceError
 from fangkong.measures import rules, services
@@ -130,8 +131,8 @@ def notice_pdf(*, measure: Measure) -> bytes:
 def release_certificate_pdf(*, measure: Measure) -> bytes:
     """解除隔离医学观察证明: only for a released measure; names the approver and the negative tests."""
     if measure.status != Measure.Status.RELEASED or measure.released_at is None:
-        raise ServiceError(f"措施 #{measure.pk}（{measure.get_kind_display()}）尚未解除，不能出具解除证明",
-                           {"measure": ["措施尚未解除"]})
+        raise ServiceError(gettext("措施 #%(pk)s（%(kind)s）尚未解除，不能出具解除证明") % {
+            "pk": measure.pk, "kind": measure.get_kind_display()}, {"measure": [gettext("措施尚未解除")]})
     person = measure.person
     released = timezone.localtime(measure.released_at)
     end = f"{measure.end_date:%Y年%m月%d日}" if measure.end_date else f"{released:%Y年%m月%d日}"

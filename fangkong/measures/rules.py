@@ -4,8 +4,11 @@ in the way of releasing one. No database: services read the facts and pass them 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
+
+from fangkong.core.rule_errors import RuleError, gettext_noop
 
 PROPOSED, CONFIRMED, IN_PROGRESS, READY, RELEASED = (
     "proposed", "confirmed", "in_progress", "ready_for_release", "released")
@@ -75,19 +78,36 @@ def day_of_measure(start: date, end: date | None, today: date) -> tuple[int, int
     return n, total
 
 
-class TransitionError(ValueError):
-    pass
+class TransitionError(RuleError):
+    """A step the lifecycle refuses. Its sentence names the statuses in Chinese (`str()`); `current` and `sources`
+    are their codes, so a caller can name them in the reader's language (%(status)s, %(allowed)s)."""
+
+    def __init__(self, message: str, *, current: str = "", sources: tuple[str, ...] = (), **params: Any) -> None:
+        super().__init__(message, **params)
+        self.current, self.sources = current, sources
+
+
+# One sentence per action: "the current status is X, so it cannot be <action>ed (only from: …)".
+_REFUSED: Mapping[str, str] = {
+    "confirm": gettext_noop("当前状态为“%(status)s”，不能确认（仅限：%(allowed)s）"),
+    "start": gettext_noop("当前状态为“%(status)s”，不能开始执行（仅限：%(allowed)s）"),
+    "mark_ready": gettext_noop("当前状态为“%(status)s”，不能标记待解除（仅限：%(allowed)s）"),
+    "release": gettext_noop("当前状态为“%(status)s”，不能解除（仅限：%(allowed)s）"),
+    "escalate": gettext_noop("当前状态为“%(status)s”，不能升级（仅限：%(allowed)s）"),
+    "extend": gettext_noop("当前状态为“%(status)s”，不能延长（仅限：%(allowed)s）"),
+}
 
 
 def next_status(action: str, current: str) -> str:
-    """The status after `action`, or TransitionError with a Chinese reason."""
+    """The status after `action`, or TransitionError with the reason."""
     if action not in TRANSITIONS:
-        raise TransitionError(f"未知的操作“{action}”")
+        raise TransitionError(gettext_noop("未知的操作“%(action)s”"), action=action)
     sources, target = TRANSITIONS[action]
     if current not in sources:
-        allowed = "、".join(STATUS_LABELS.get(s, s) for s in sorted(sources))
-        raise TransitionError(
-            f"当前状态为“{STATUS_LABELS.get(current, current)}”，不能{ACTION_LABELS[action]}（仅限：{allowed}）")
+        ordered = tuple(sorted(sources))
+        raise TransitionError(_REFUSED[action], current=current, sources=ordered,
+                              status=STATUS_LABELS.get(current, current),
+                              allowed="、".join(STATUS_LABELS.get(s, s) for s in ordered))
     if target is None:
         return IN_PROGRESS if current == READY else current
     return target
@@ -101,6 +121,58 @@ def _md(d: date) -> str:
     return f"{d.month}-{d.day}"
 
 
+# A scheduled test that stands in the way, one sentence per test kind (and one for a kind without a label).
+_NO_RESULT: Mapping[str, str] = {
+    "nat": gettext_noop("核酸检测（%(due)s）尚无结果"),
+    "antigen": gettext_noop("抗原检测（%(due)s）尚无结果"),
+    "antibody": gettext_noop("抗体检测（%(due)s）尚无结果"),
+}
+_INVALID: Mapping[str, str] = {
+    "nat": gettext_noop("核酸检测（%(due)s）结果无效，需复检"),
+    "antigen": gettext_noop("抗原检测（%(due)s）结果无效，需复检"),
+    "antibody": gettext_noop("抗体检测（%(due)s）结果无效，需复检"),
+}
+
+
+def release_blocker_errors(
+    *,
+    today: date,
+    end_date: date | None,
+    tests: Iterable[tuple[str, date, str | None]],
+    symptomatic: bool,
+    start_date: date | None = None,
+) -> list[RuleError]:
+    """Why the measure cannot be released today, each reason a RuleError (`worded()` says it in the reader's
+    language); empty when it can.
+
+    `tests` are (kind, due date, result or None): result "negative", "positive", "invalid" or None (no result yet).
+    The last day must be over (release from the day after the end date), every scheduled test must have a valid
+    result, none may be positive, and the person must carry no open symptom flag.
+    """
+    out: list[RuleError] = []
+    if end_date is not None and today <= end_date:
+        if start_date is not None:
+            out.append(RuleError(gettext_noop("第 %(day)s 天尚未结束（截止 %(end)s）"),
+                                 day=(end_date - start_date).days + 1, end=_md(end_date)))
+        else:
+            out.append(RuleError(gettext_noop("管控期尚未结束（截止 %(end)s）"), end=_md(end_date)))
+    positive = False
+    for kind, due, result in sorted(tests, key=lambda t: (t[1], t[0])):
+        if result is None:
+            out.append(RuleError(_NO_RESULT.get(kind) or gettext_noop("%(kind)s（%(due)s）尚无结果"),
+                                 kind=TEST_LABELS.get(kind, kind), due=_md(due)))
+        elif result == "invalid":
+            out.append(RuleError(_INVALID.get(kind) or gettext_noop("%(kind)s（%(due)s）结果无效，需复检"),
+                                 kind=TEST_LABELS.get(kind, kind), due=_md(due)))
+        elif result == "positive":
+            positive = True
+    if positive:
+        out.append(RuleError(gettext_noop("有阳性检测结果")))
+    if symptomatic:
+        out.append(RuleError(gettext_noop("有未解除的症状标记")))
+    return out
+
+
 def release_blockers(
     *,
     today: date,
@@ -109,29 +181,6 @@ def release_blockers(
     symptomatic: bool,
     start_date: date | None = None,
 ) -> list[str]:
-    """Why the measure cannot be released today; empty when it can.
-
-    `tests` are (kind, due date, result or None): result "negative", "positive", "invalid" or None (no result yet).
-    The last day must be over (release from the day after the end date), every scheduled test must have a valid
-    result, none may be positive, and the person must carry no open symptom flag.
-    """
-    out: list[str] = []
-    if end_date is not None and today <= end_date:
-        if start_date is not None:
-            out.append(f"第 {(end_date - start_date).days + 1} 天尚未结束（截止 {_md(end_date)}）")
-        else:
-            out.append(f"管控期尚未结束（截止 {_md(end_date)}）")
-    positive = False
-    for kind, due, result in sorted(tests, key=lambda t: (t[1], t[0])):
-        label = TEST_LABELS.get(kind, kind)
-        if result is None:
-            out.append(f"{label}（{_md(due)}）尚无结果")
-        elif result == "invalid":
-            out.append(f"{label}（{_md(due)}）结果无效，需复检")
-        elif result == "positive":
-            positive = True
-    if positive:
-        out.append("有阳性检测结果")
-    if symptomatic:
-        out.append("有未解除的症状标记")
-    return out
+    """`release_blocker_errors` as Chinese sentences."""
+    return [str(e) for e in release_blocker_errors(today=today, end_date=end_date, tests=tests,
+                                                    symptomatic=symptomatic, start_date=start_date)]

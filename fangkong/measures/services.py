@@ -16,10 +16,12 @@ from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.core import crypto
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import worded
 from fangkong.measures import bulk, rules
 from fangkong.measures.models import Measure, MeasureCustodian, MeasureTest
 from fangkong.people.models import Person
@@ -255,8 +257,9 @@ def measure_confirm(*, measure: Measure, actor: Any) -> Measure:
     measure = Measure.objects.select_for_update().select_related("person").get(pk=measure.pk)
     if measure.status != Measure.Status.PROPOSED:
         raise ServiceError(
-            f"措施 #{measure.pk}（{measure.get_kind_display()}）当前状态为“{measure.get_status_display()}”，只能确认待确认的措施",
-            {"status": ["只能确认待确认的措施"]},
+            gettext("措施 #%(pk)s（%(kind)s）当前状态为“%(status)s”，只能确认待确认的措施") % {
+                "pk": measure.pk, "kind": measure.get_kind_display(), "status": measure.get_status_display()},
+            {"status": [gettext("只能确认待确认的措施")]},
         )
     measure.status = Measure.Status.CONFIRMED
     measure.confirmed_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -283,12 +286,24 @@ def _locked(measure: Measure) -> Measure:
     return Measure.objects.select_for_update().select_related("person").get(pk=measure.pk)
 
 
+def _refusal(error: rules.TransitionError) -> str:
+    """The lifecycle's refusal in the reader's language, the statuses named by their (translated) labels."""
+    if not error.current:
+        return worded(error)
+    labels = dict(Measure.Status.choices)
+    return gettext(error.message) % {
+        **error.params, "status": labels.get(error.current, error.current),
+        "allowed": gettext("、").join(str(labels.get(s, s)) for s in error.sources)}
+
+
 def _move(measure: Measure, action: str) -> str:
     """The next status by the lifecycle table, or a ServiceError naming the measure."""
     try:
         return rules.next_status(action, measure.status)
     except rules.TransitionError as e:
-        raise ServiceError(f"措施 #{measure.pk}（{measure.get_kind_display()}）：{e}", {"status": [str(e)]}) from None
+        reason = _refusal(e)
+        raise ServiceError(gettext("措施 #%(pk)s（%(kind)s）：%(error)s") % {
+            "pk": measure.pk, "kind": measure.get_kind_display(), "error": reason}, {"status": [reason]}) from None
 
 
 def _iso(d: date | None) -> str | None:
@@ -338,12 +353,13 @@ def measure_test_results(*, measure: Measure, today: date | None = None) -> list
 
 
 def measure_release_blockers(*, measure: Measure, today: date | None = None) -> list[str]:
+    """Why the measure cannot be released today, in the reader's language; empty when it can."""
     today = today or timezone.localdate()
-    return rules.release_blockers(
+    return [worded(e) for e in rules.release_blocker_errors(
         today=today, end_date=measure.end_date, start_date=measure.start_date,
         tests=measure_test_results(measure=measure, today=today),
         symptomatic=measure.person.symptomatic_since is not None,
-    )
+    )]
 
 
 @transaction.atomic
@@ -353,11 +369,11 @@ def measure_start(*, measure: Measure, place: str, actor: Any) -> Measure:
     new_status = _move(measure, "start")
     place = (place or "").strip()
     if not place:
-        raise ServiceError(f"措施 #{measure.pk}：请填写执行地点（集中隔离点名称，居家填 home）",
-                           {"place": ["请填写执行地点"]})
+        raise ServiceError(gettext("措施 #%(pk)s：请填写执行地点（集中隔离点名称，居家填 home）") % {"pk": measure.pk},
+                           {"place": [gettext("请填写执行地点")]})
     if measure.kind == Measure.Kind.CENTRALIZED_QUARANTINE and place == HOME:
-        raise ServiceError(f"措施 #{measure.pk}（集中隔离医学观察）须在集中隔离点执行，不能居家",
-                           {"place": ["请填写集中隔离点名称"]})
+        raise ServiceError(gettext("措施 #%(pk)s（集中隔离医学观察）须在集中隔离点执行，不能居家") % {"pk": measure.pk},
+                           {"place": [gettext("请填写集中隔离点名称")]})
     old = measure.status
     measure.status, measure.place, measure.started_at = new_status, place, timezone.now()
     measure.save(update_fields=["status", "place", "started_at"])
@@ -403,8 +419,9 @@ def measure_release(*, measure: Measure, approver: Any, actor: Any, today: date 
     new_status = _move(measure, "release")
     blockers = measure_release_blockers(measure=measure, today=today)
     if blockers:
-        raise ServiceError(f"措施 #{measure.pk}（{measure.get_kind_display()}）暂不能解除：" + "；".join(blockers),
-                           {"release": blockers})
+        raise ServiceError(gettext("措施 #%(pk)s（%(kind)s）暂不能解除：%(reasons)s") % {
+            "pk": measure.pk, "kind": measure.get_kind_display(), "reasons": gettext("；").join(blockers)},
+            {"release": blockers})
     old = measure.status
     measure.status, measure.released_at = new_status, timezone.now()
     measure.released_by = approver if getattr(approver, "is_authenticated", False) else None
@@ -428,12 +445,14 @@ def measure_extend(*, measure: Measure, days: int, reason: str, actor: Any) -> M
     new_status = _move(measure, "extend")
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError(f"措施 #{measure.pk}：延长须说明原因", {"reason": ["请填写延长原因"]})
+        raise ServiceError(gettext("措施 #%(pk)s：延长须说明原因") % {"pk": measure.pk},
+                           {"reason": [gettext("请填写延长原因")]})
     if not 1 <= days <= MAX_EXTEND_DAYS:
-        raise ServiceError(f"措施 #{measure.pk}：延长天数应在 1–{MAX_EXTEND_DAYS} 天之间", {"days": ["天数无效"]})
+        raise ServiceError(gettext("措施 #%(pk)s：延长天数应在 1–%(max)d 天之间") % {"pk": measure.pk, "max": MAX_EXTEND_DAYS},
+                           {"days": [gettext("天数无效")]})
     if measure.end_date is None:
-        raise ServiceError(f"措施 #{measure.pk}（{measure.get_kind_display()}）没有结束日期，无需延长",
-                           {"days": ["该措施没有结束日期"]})
+        raise ServiceError(gettext("措施 #%(pk)s（%(kind)s）没有结束日期，无需延长") % {
+            "pk": measure.pk, "kind": measure.get_kind_display()}, {"days": [gettext("该措施没有结束日期")]})
     old_end, old_status = measure.end_date, measure.status
     new_end = date.fromordinal(old_end.toordinal() + days)
     measure.end_date, measure.status = new_end, new_status
@@ -464,7 +483,8 @@ def measure_escalate(*, measure: Measure, reason: str, actor: Any) -> Measure:
     new_status = _move(measure, "escalate")
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError(f"措施 #{measure.pk}：升级须说明原因（如阳性结果、出现症状）", {"reason": ["请填写升级原因"]})
+        raise ServiceError(gettext("措施 #%(pk)s：升级须说明原因（如阳性结果、出现症状）") % {"pk": measure.pk},
+                           {"reason": [gettext("请填写升级原因")]})
     old = measure.status
     measure.status, measure.escalation_reason = new_status, reason[:200]
     measure.save(update_fields=["status", "escalation_reason"])
@@ -480,17 +500,19 @@ def custodian_add(*, measure: Measure, role: str, name: str, phone: str, actor: 
 
     measure = _locked(measure)
     if measure.status not in Measure.CURRENT:
-        raise ServiceError(f"措施 #{measure.pk} 已{measure.get_status_display()}，不能再添加包保人员",
-                           {"measure": ["措施已结束"]})
+        raise ServiceError(gettext("措施 #%(pk)s 当前为“%(status)s”，不能再添加包保人员") % {
+            "pk": measure.pk, "status": measure.get_status_display()}, {"measure": [gettext("措施已结束")]})
     if role not in MeasureCustodian.Role.values:
-        raise ServiceError(f"包保人员角色“{role}”无效", {"role": ["请选择民警、医务人员、网格员或志愿者"]})
+        raise ServiceError(gettext("包保人员角色“%(role)s”无效") % {"role": role},
+                           {"role": [gettext("请选择民警、医务人员、网格员或志愿者")]})
     name = (name or "").strip()
     if not name:
-        raise ServiceError("包保人员：请填写姓名", {"name": ["请填写姓名"]})
+        raise ServiceError(gettext("包保人员：请填写姓名"), {"name": [gettext("请填写姓名")]})
     try:
         phone = people_rules.check_phone(phone)
     except ValueError as e:
-        raise ServiceError(f"包保人员 {name}，电话：{e}", {"phone": [str(e)]}) from None
+        raise ServiceError(gettext("包保人员 %(name)s，电话：%(error)s") % {"name": name, "error": worded(e)},
+                           {"phone": [worded(e)]}) from None
     c = MeasureCustodian.objects.create(measure=measure, role=role, name=name[:50], phone=phone,
                                         phone_masked=crypto.mask_phone(phone) if phone else "")
     audit_record(actor=actor, action="measure.custodian_add", obj=measure,

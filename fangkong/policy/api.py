@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -152,7 +152,7 @@ def _area_for_change(request: HttpRequest, area_id: int) -> RiskArea:
 def announce_area(request: HttpRequest, data: RiskAreaIn) -> Status:
     jurisdiction = selectors.jurisdiction_for(request.user, "riskareas.change", data.jurisdiction_id)
     if jurisdiction is None:
-        raise HttpError(400, "请指定发布的防控办（jurisdiction_id），且须在您的辖区内")
+        raise HttpError(400, gettext("请指定发布的防控办（jurisdiction_id），且须在您的辖区内"))
     area = services.risk_area_announce(
         jurisdiction=jurisdiction, region_code=data.region_code, locality=data.locality, level=data.level,
         effective_from=data.effective_from, effective_until=data.effective_until, source=data.source,
@@ -291,7 +291,7 @@ def _own_or_managed_person(request: HttpRequest, person_id: int | None) -> Perso
     own = Person.objects.filter(user=request.user, is_active=True).first() if request.user.is_authenticated else None
     if person_id is None or (own is not None and own.pk == person_id):
         if own is None:
-            raise HttpError(400, "您的账号未关联人员台账，请填写 person_id")
+            raise HttpError(400, gettext("您的账号未关联人员台账，请填写 person_id"))
         return own
     return person_or_404(request, person_id, "people.change")
 
@@ -417,7 +417,7 @@ def policy_out(p: Policy) -> dict[str, Any]:
 def what_if(request: HttpRequest, data: WhatIfIn) -> dict[str, Any]:
     jurisdiction = selectors.jurisdiction_for(request.user, "policy.view")
     if jurisdiction is None:
-        raise HttpError(400, "您的账号不属于任何防控办或单位，无法确定适用的政策")
+        raise HttpError(400, gettext("您的账号不属于任何防控办或单位，无法确定适用的政策"))
     checked = services.stays_validate(person=None, stays=[s.dict() for s in data.stays],
                                       today=max(data.evaluation_date, data.arrived_on or data.evaluation_date))
     flags = selectors.flags_from_dict(data.flags)

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
+
 LEVELS: tuple[str, ...] = ("low", "medium", "high")
 LEVEL_RANK: Mapping[str, int] = {"low": 1, "medium": 2, "high": 3}
 LEVEL_ZH: Mapping[str, str] = {"low": "低风险", "medium": "中风险", "high": "高风险"}
@@ -245,7 +247,8 @@ class AreaIndex:
         by_city: dict[str, list[AreaFact]] = {}
         for a in self._all:
             if a.level not in LEVEL_RANK:
-                raise ValueError(f"风险区域 {a.region_code}：未知风险等级 {a.level!r}（应为 low、medium、high）")
+                raise RuleError(gettext_noop("风险区域 %(code)s：未知风险等级 %(level)s（应为 low、medium、high）"),
+                                code=a.region_code, level=repr(a.level))
             if on is not None and not a.in_force(on):
                 continue
             by_code.setdefault(a.region_code, []).append(a)
@@ -261,7 +264,7 @@ class AreaIndex:
         if self.on == on:
             return self
         if self.on is not None:
-            raise ValueError(f"该风险区域索引按 {self.on} 建立，不能用于 {on} 的评估")
+            raise RuleError(gettext_noop("该风险区域索引按 %(built)s 建立，不能用于 %(on)s 的评估"), built=self.on, on=on)
         view = self._views.get(on)
         if view is None:
             if len(self._views) > 64:
@@ -393,37 +396,43 @@ def _to_date(s: StayFact) -> date:
 Matcher = Callable[[_Ctx], "_Match | None"]
 
 
-def _err(path: str, msg: str) -> ValueError:
-    return ValueError(f"条件 {path}：{msg}" if path else f"条件：{msg}")
+def _err(path: str, message: str, **params: Any) -> RuleError:
+    """A condition error: `message` is the whole sentence, naming the condition's path as %(path)s."""
+    return RuleError(message, path=path, **params)
 
 
 def _int_param(params: Mapping[str, Any], name: str, path: str, required: bool, low: int = 0) -> int | None:
     value = params.get(name)
     if value is None:
         if required:
-            raise _err(path, f"缺少参数 {name}")
+            raise _err(path, gettext_noop("条件 %(path)s：缺少参数 %(name)s"), name=name)
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise _err(path, f"参数 {name} 应为不小于 {low} 的整数，收到 {value!r}")
+        raise _err(path, gettext_noop("条件 %(path)s：参数 %(name)s 应为不小于 %(low)s 的整数，收到 %(value)s"), name=name,
+                   low=low, value=repr(value))
     return value
 
 
 def _check_keys(params: Mapping[str, Any], allowed: set[str], path: str) -> None:
     if not isinstance(params, Mapping):
-        raise _err(path, f"参数应为对象，收到 {type(params).__name__}")
+        raise _err(path, gettext_noop("条件 %(path)s：参数应为对象，收到 %(type)s"), type=type(params).__name__)
     unknown = set(params) - allowed
     if unknown:
-        raise _err(path, f"未知参数 {', '.join(sorted(unknown))}（可用：{', '.join(sorted(allowed)) or '无'}）")
+        names = ", ".join(sorted(unknown))
+        if not allowed:
+            raise _err(path, gettext_noop("条件 %(path)s：未知参数 %(names)s（可用：无）"), names=names)
+        raise _err(path, gettext_noop("条件 %(path)s：未知参数 %(names)s（可用：%(allowed)s）"), names=names,
+                   allowed=", ".join(sorted(allowed)))
 
 
 def _level_param(params: Mapping[str, Any], path: str) -> tuple[str, int]:
     """("exact" | "min", rank) from {"level": L} or {"min_level": L}."""
     if ("level" in params) == ("min_level" in params):
-        raise _err(path, "需要 level（恰为该等级）或 min_level（不低于该等级）二者之一")
+        raise _err(path, gettext_noop("条件 %(path)s：需要 level（恰为该等级）或 min_level（不低于该等级）二者之一"))
     mode = "exact" if "level" in params else "min"
     value = params["level" if mode == "exact" else "min_level"]
     if value not in LEVEL_RANK:
-        raise _err(path, f"未知风险等级 {value!r}（应为 low、medium、high）")
+        raise _err(path, gettext_noop("条件 %(path)s：未知风险等级 %(value)s（应为 low、medium、high）"), value=repr(value))
     return mode, LEVEL_RANK[value]
 
 
@@ -431,12 +440,16 @@ def _str_list(params: Mapping[str, Any], name: str, path: str, allowed: Mapping[
               allow_empty: bool = False) -> tuple[str, ...]:
     value = params.get(name)
     if not isinstance(value, list | tuple) or (not value and not allow_empty):
-        raise _err(path, f"参数 {name} 应为{'' if allow_empty else '非空'}列表，收到 {value!r}")
+        message = (gettext_noop("条件 %(path)s：参数 %(name)s 应为列表，收到 %(value)s") if allow_empty
+                   else gettext_noop("条件 %(path)s：参数 %(name)s 应为非空列表，收到 %(value)s"))
+        raise _err(path, message, name=name, value=repr(value))
     for v in value:
         if not isinstance(v, str) or not v:
-            raise _err(path, f"参数 {name} 的元素应为非空字符串，收到 {v!r}")
+            raise _err(path, gettext_noop("条件 %(path)s：参数 %(name)s 的元素应为非空字符串，收到 %(value)s"), name=name,
+                       value=repr(v))
         if allowed is not None and v not in allowed:
-            raise _err(path, f"参数 {name} 含未知取值 {v!r}（可用：{', '.join(allowed)}）")
+            raise _err(path, gettext_noop("条件 %(path)s：参数 %(name)s 含未知取值 %(value)s（可用：%(allowed)s）"), name=name,
+                       value=repr(v), allowed=", ".join(allowed))
     return tuple(value)
 
 
@@ -530,7 +543,8 @@ def _contact(params: Mapping[str, Any], path: str) -> Matcher:
     else:
         degrees = tuple(raw) if isinstance(raw, list | tuple) else (raw,)
         if not degrees or any(d not in (1, 2) or isinstance(d, bool) for d in degrees):
-            raise _err(path, f"参数 degree 应为 1（密接）、2（次密接）或其列表，收到 {raw!r}")
+            raise _err(path, gettext_noop("条件 %(path)s：参数 degree 应为 1（密接）、2（次密接）或其列表，收到 %(value)s"),
+                       value=repr(raw))
     days = _int_param(params, "within_days", path, required=False)
 
     def match(ctx: _Ctx) -> _Match | None:
@@ -636,7 +650,8 @@ def _fever(params: Mapping[str, Any], path: str) -> Matcher:
     _check_keys(params, {"threshold"}, path)
     t = params.get("threshold", 37.3)
     if isinstance(t, bool) or not isinstance(t, int | float) or not 35 <= t <= 42:
-        raise _err(path, f"参数 threshold 应为 35 到 42 之间的体温（℃），收到 {t!r}")
+        raise _err(path, gettext_noop("条件 %(path)s：参数 threshold 应为 35 到 42 之间的体温（℃），收到 %(value)s"),
+                   value=repr(t))
 
     def match(ctx: _Ctx) -> _Match | None:
         temp = ctx.flags.temperature
@@ -722,14 +737,17 @@ CONDITION_NAMES: tuple[str, ...] = ("all", "any", "not", *_LEAVES)
 
 def _compile(cond: Any, path: str = "") -> Matcher:
     """Validate a condition tree and turn it into a function of the evaluation context."""
-    here = path or "(根)"
     if not isinstance(cond, Mapping) or len(cond) != 1:
-        raise _err(here, f"每个条件应为只有一个键的对象（如 {{\"past_case\": {{}}}}），收到 {cond!r}")
+        if not path:
+            raise RuleError(gettext_noop("条件 (根)：每个条件应为只有一个键的对象（如 {\"past_case\": {}}），收到 %(value)s"),
+                            value=repr(cond))
+        raise _err(path, gettext_noop("条件 %(path)s：每个条件应为只有一个键的对象（如 {\"past_case\": {}}），收到 %(value)s"),
+                   value=repr(cond))
     (name, params), = cond.items()
     sub = f"{path}.{name}" if path else name
     if name in ("all", "any"):
         if not isinstance(params, list | tuple) or not params:
-            raise _err(sub, "应为非空的条件列表")
+            raise _err(sub, gettext_noop("条件 %(path)s：应为非空的条件列表"))
         parts = [_compile(c, f"{sub}[{i}]") for i, c in enumerate(params)]
         return _all(parts) if name == "all" else _any(parts)
     if name == "not":
@@ -739,7 +757,8 @@ def _compile(cond: Any, path: str = "") -> Matcher:
         return lambda ctx: None if inner(ctx) is not None else negated
     builder = _LEAVES.get(name)
     if builder is None:
-        raise _err(sub, f"未知条件 {name!r}（可用：{', '.join(CONDITION_NAMES)}）")
+        raise _err(sub, gettext_noop("条件 %(path)s：未知条件 %(name)s（可用：%(allowed)s）"), name=repr(name),
+                   allowed=", ".join(CONDITION_NAMES))
     if params is None:
         params = {}
     return builder(params, sub)
@@ -776,24 +795,39 @@ def validate_condition(cond: Mapping[str, Any]) -> None:
     _compile(cond)
 
 
+# A test day outside the measure, one sentence per test kind: (within a measure of N days, without an end).
+_TEST_DAY_OUT_OF_RANGE: Mapping[str, tuple[str, str]] = {
+    "nat": (gettext_noop("措施：第 %(day)s 天的核酸检测超出范围（应为1 到 %(days)s）"),
+            gettext_noop("措施：第 %(day)s 天的核酸检测超出范围（应为不小于 1）")),
+    "antigen": (gettext_noop("措施：第 %(day)s 天的抗原检测超出范围（应为1 到 %(days)s）"),
+                gettext_noop("措施：第 %(day)s 天的抗原检测超出范围（应为不小于 1）")),
+    "antibody": (gettext_noop("措施：第 %(day)s 天的抗体检测超出范围（应为1 到 %(days)s）"),
+                 gettext_noop("措施：第 %(day)s 天的抗体检测超出范围（应为不小于 1）")),
+}
+
+
 def validate_measure(measure: MeasureSpec) -> None:
     """Raise ValueError when a measure is inconsistent (unknown kind, a test after the last day, …)."""
     if measure.kind not in MEASURE_KINDS:
-        raise ValueError(f"措施：未知类型 {measure.kind!r}（可用：{', '.join(MEASURE_KINDS)}）")
-    for name in ("days", "every_n_days"):
+        raise RuleError(gettext_noop("措施：未知类型 %(kind)s（可用：%(allowed)s）"), kind=repr(measure.kind),
+                        allowed=", ".join(MEASURE_KINDS))
+    for name, message in (("days", gettext_noop("措施：天数应为正整数，收到 %(value)s")),
+                          ("every_n_days", gettext_noop("措施：检测间隔天数应为正整数，收到 %(value)s"))):
         value = getattr(measure, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"措施：{'天数' if name == 'days' else '检测间隔天数'}应为正整数，收到 {value!r}")
+            raise RuleError(message, value=repr(value))
     if measure.counted_from not in COUNTED_FROM:
-        raise ValueError(f"措施：起算点 {measure.counted_from!r} 未知（可用：{', '.join(COUNTED_FROM)}）")
+        raise RuleError(gettext_noop("措施：起算点 %(value)s 未知（可用：%(allowed)s）"), value=repr(measure.counted_from),
+                        allowed=", ".join(COUNTED_FROM))
     for t in measure.tests:
         if t.kind not in TEST_KINDS:
-            raise ValueError(f"措施：未知检测类型 {t.kind!r}（可用：{', '.join(TEST_KINDS)}）")
+            raise RuleError(gettext_noop("措施：未知检测类型 %(kind)s（可用：%(allowed)s）"), kind=repr(t.kind),
+                            allowed=", ".join(TEST_KINDS))
         if t.day < 1 or (measure.days is not None and t.day > measure.days):
-            limit = f"1 到 {measure.days}" if measure.days is not None else "不小于 1"
-            raise ValueError(f"措施：第 {t.day} 天的{TEST_KINDS[t.kind][0]}检测超出范围（应为{limit}）")
+            up_to, at_least = _TEST_DAY_OUT_OF_RANGE[t.kind]
+            raise RuleError(up_to if measure.days is not None else at_least, day=t.day, days=measure.days)
     if measure.every_n_days_kind not in TEST_KINDS:
-        raise ValueError(f"措施：未知检测类型 {measure.every_n_days_kind!r}")
+        raise RuleError(gettext_noop("措施：未知检测类型 %(kind)s"), kind=repr(measure.every_n_days_kind))
 
 
 # --- compiled rules (cached per rule object) ---------------------------------------------------------------------
@@ -1024,15 +1058,16 @@ def measure_to_dict(m: MeasureSpec) -> dict[str, Any]:
 
 def measure_from_dict(d: Mapping[str, Any]) -> MeasureSpec:
     if not isinstance(d, Mapping) or "kind" not in d:
-        raise ValueError(f"措施应为含 kind 的对象，收到 {d!r}")
+        raise RuleError(gettext_noop("措施应为含 kind 的对象，收到 %(value)s"), value=repr(d))
     known = {"kind", "days", "tests", "counted_from", "every_n_days", "every_n_days_kind", "followups", "note", "label"}
     unknown = set(d) - known
     if unknown:
-        raise ValueError(f"措施：未知字段 {', '.join(sorted(unknown))}")
+        raise RuleError(gettext_noop("措施：未知字段 %(names)s"), names=", ".join(sorted(unknown)))
     tests = []
     for i, t in enumerate(d.get("tests") or ()):
         if not isinstance(t, Mapping) or not isinstance(t.get("day"), int) or not isinstance(t.get("kind"), str):
-            raise ValueError(f"措施：第 {i + 1} 项检测应为 {{\"kind\": \"nat\", \"day\": 1}}，收到 {t!r}")
+            raise RuleError(gettext_noop("措施：第 %(n)s 项检测应为 {\"kind\": \"nat\", \"day\": 1}，收到 %(value)s"), n=i + 1,
+                            value=repr(t))
         tests.append(TestSpec(kind=t["kind"], day=t["day"]))
     m = MeasureSpec(
         kind=d["kind"], days=d.get("days"), tests=tuple(tests), counted_from=d.get("counted_from") or "arrival",
@@ -1056,7 +1091,7 @@ def rule_from_dict(d: Mapping[str, Any]) -> RuleSpec:
     """A rule from its stored form, validated (ValueError with the reason)."""
     for name in ("key", "condition", "measure"):
         if name not in d:
-            raise ValueError(f"规则缺少字段 {name}")
+            raise RuleError(gettext_noop("规则缺少字段 %(name)s"), name=name)
     condition = _plain(d["condition"])
     validate_condition(condition)
     measure = d["measure"] if isinstance(d["measure"], MeasureSpec) else measure_from_dict(d["measure"])

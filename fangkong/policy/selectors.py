@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from fangkong.geo.models import Region
 from fangkong.people.models import Person
@@ -116,24 +117,25 @@ def flags_from_dict(data: Mapping[str, Any]) -> rules.Flags:
     known = set(rules.Flags.__dataclass_fields__)
     unknown = set(data) - known
     if unknown:
-        raise ServiceError(f"未知的人员标记：{', '.join(sorted(unknown))}（可用：{', '.join(sorted(known))}）",
-                           {f"flags.{k}": ["未知字段"] for k in unknown})
+        raise ServiceError(gettext("未知的人员标记：%(names)s（可用：%(known)s）") % {
+            "names": ", ".join(sorted(unknown)), "known": ", ".join(sorted(known))},
+            {f"flags.{k}": [gettext("未知字段")] for k in unknown})
     values = {k: v for k, v in data.items() if v is not None}
     for name in _DATE_FLAGS:
         if isinstance(values.get(name), str):
             try:
                 values[name] = date.fromisoformat(values[name])
             except ValueError:
-                raise ServiceError(f"人员标记 {name}：日期格式应为 YYYY-MM-DD，收到“{values[name]}”",
-                                   {f"flags.{name}": ["日期格式应为 YYYY-MM-DD"]}) from None
+                raise ServiceError(gettext("人员标记 %(name)s：日期格式应为 YYYY-MM-DD，收到“%(value)s”") % {
+                    "name": name, "value": values[name]}, {f"flags.{name}": [gettext("日期格式应为 YYYY-MM-DD")]}) from None
     if "symptoms" in values:
         values["symptoms"] = tuple(values["symptoms"])
     if "temperature" in values:
         try:
             values["temperature"] = float(values["temperature"])
         except (TypeError, ValueError):
-            raise ServiceError(f"人员标记 temperature：应为数字，收到“{values['temperature']}”",
-                               {"flags.temperature": ["应为数字"]}) from None
+            raise ServiceError(gettext("人员标记 temperature：应为数字，收到“%(value)s”") % {"value": values["temperature"]},
+                               {"flags.temperature": [gettext("应为数字")]}) from None
     return rules.Flags(**values)
 
 

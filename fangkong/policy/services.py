@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.core.audit import audit_record, diff
 from fangkong.core.errors import ServiceError
@@ -37,19 +38,23 @@ LEVEL_LABELS = {"高": "high", "高风险": "high", "中": "medium", "中风险"
                 "high": "high", "medium": "medium", "low": "low"}
 
 
-def _fail(field: str, message: str, where: str = "") -> ServiceError:
-    return ServiceError(f"{where}{message}", {field: [message]})
+def _fail(field: str, message: str, stay: int | None = None) -> ServiceError:
+    """The error of one field; `stay` (1-based) names the stay of a list it belongs to ("第 2 条旅居史，…")."""
+    if stay is None:
+        return ServiceError(message, {field: [message]})
+    return ServiceError(gettext("第 %(n)d 条旅居史，%(error)s") % {"n": stay, "error": message}, {field: [message]})
 
 
-def _region(code: str, field: str = "region_code", where: str = "") -> Region:
+def _region(code: str, field: str = "region_code") -> Region:
     code = (code or "").strip()
     region = Region.objects.filter(code=code).first() if code else None
     if region is None:
-        raise _fail(field, f"未知的行政区划代码：{code or '（空）'}", where)
+        raise _fail(field, gettext("未知的行政区划代码：%(code)s") % {"code": code} if code
+                    else gettext("未知的行政区划代码：（空）"))
     return region
 
 
-def _as_date(value: Any, field: str, where: str = "") -> date:
+def _as_date(value: Any, field: str) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -57,7 +62,7 @@ def _as_date(value: Any, field: str, where: str = "") -> date:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise _fail(field, f"日期格式应为 YYYY-MM-DD，收到“{value}”", where) from None
+        raise _fail(field, gettext("日期格式应为 YYYY-MM-DD，收到“%(value)s”") % {"value": value}) from None
 
 
 # --- risk areas -------------------------------------------------------------------------------------------------
@@ -89,19 +94,19 @@ def risk_area_announce(
 ) -> RiskArea:
     region = _region(region_code)
     if level not in LEVEL_ORDER:
-        raise _fail("level", f"风险等级应为 high、medium 或 low，收到“{level}”")
+        raise _fail("level", gettext("风险等级应为 high、medium 或 low，收到“%(level)s”") % {"level": level})
     if effective_until is not None and effective_until < effective_from:
-        raise _fail("effective_until", f"截止日期 {effective_until} 早于生效日期 {effective_from}")
+        raise _fail("effective_until", gettext("截止日期 %(until)s 早于生效日期 %(start)s") % {
+            "until": effective_until, "start": effective_from})
     locality = (locality or "").strip()
     clash = RiskArea.objects.filter(
         jurisdiction=jurisdiction, region=region, locality=locality, superseded_by__isnull=True,
     ).filter(Q(effective_until__isnull=True) | Q(effective_until__gte=effective_from)).first()
     if clash is not None:
-        raise _fail(
-            "region_code",
-            f"{region.full_name}{(' ' + locality) if locality else ''} 已有 {clash.effective_from} 起的"
-            f"{clash.get_level_display()}记录，请用“调整等级”或“解除”而不是重复发布",
-        )
+        raise _fail("region_code", gettext(
+            "%(place)s 已有 %(since)s 起的%(level)s记录，请用“调整等级”或“解除”而不是重复发布") % {
+            "place": f"{region.full_name} {locality}" if locality else region.full_name,
+            "since": clash.effective_from, "level": clash.get_level_display()})
     area = RiskArea.objects.create(
         region=region, locality=locality, level=level, effective_from=effective_from,
         effective_until=effective_until, jurisdiction=jurisdiction, source=source,
@@ -121,13 +126,14 @@ def risk_area_change_level(
     """A new record from `effective_from`; the old one is closed the day before (the only field that changes)."""
     area = RiskArea.objects.select_for_update().get(pk=area.pk)
     if area.superseded_by.exists():
-        raise _fail("area", f"该记录（#{area.pk}）已被后续记录取代，请在最新记录上操作")
+        raise _fail("area", gettext("该记录（#%(pk)s）已被后续记录取代，请在最新记录上操作") % {"pk": area.pk})
     if level not in LEVEL_ORDER:
-        raise _fail("level", f"风险等级应为 high、medium 或 low，收到“{level}”")
+        raise _fail("level", gettext("风险等级应为 high、medium 或 low，收到“%(level)s”") % {"level": level})
     if effective_from <= area.effective_from:
-        raise _fail("effective_from", f"调整日期 {effective_from} 必须晚于原记录的生效日期 {area.effective_from}")
+        raise _fail("effective_from", gettext("调整日期 %(on)s 必须晚于原记录的生效日期 %(start)s") % {
+            "on": effective_from, "start": area.effective_from})
     if area.effective_until is not None and effective_from > area.effective_until + timedelta(days=1):
-        raise _fail("effective_from", f"原记录已于 {area.effective_until} 结束，不能在其后调整")
+        raise _fail("effective_from", gettext("原记录已于 %(until)s 结束，不能在其后调整") % {"until": area.effective_until})
     old_until = area.effective_until
     area.effective_until = effective_from - timedelta(days=1)
     area.save(update_fields=["effective_until"])
@@ -163,9 +169,9 @@ def _import_rows(data: bytes, filename: str) -> list[dict[str, Any]]:
         try:
             rows = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise _fail("file", f"JSON 无法解析：{e}") from None
+            raise _fail("file", gettext("JSON 无法解析：%(error)s") % {"error": e}) from None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise _fail("file", "JSON 应为对象数组，每个对象一行")
+            raise _fail("file", gettext("JSON 应为对象数组，每个对象一行"))
         return rows
     if filename.lower().endswith((".xlsx", ".xlsm")):
         import openpyxl
@@ -173,14 +179,14 @@ def _import_rows(data: bytes, filename: str) -> list[dict[str, Any]]:
         try:
             wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as e:  # openpyxl raises many kinds for a damaged file
-            raise _fail("file", f"Excel 文件无法读取：{e}") from None
+            raise _fail("file", gettext("Excel 文件无法读取：%(error)s") % {"error": e}) from None
         sheet = wb.worksheets[0]
         values = list(sheet.iter_rows(values_only=True))
         if not values:
             return []
         header = [str(h or "").strip() for h in values[0]]
         return [dict(zip(header, row, strict=False)) for row in values[1:] if any(c not in (None, "") for c in row)]
-    raise _fail("file", "只支持 .xlsx 或 .json 文件")
+    raise _fail("file", gettext("只支持 .xlsx 或 .json 文件"))
 
 
 _COLUMNS = {
@@ -188,7 +194,6 @@ _COLUMNS = {
     "level": ("风险等级", "level"), "effective_from": ("生效日期", "effective_from"),
     "effective_until": ("截止日期", "effective_until"), "source": ("来源", "source"),
 }
-_COLUMN_LABEL = {k: v[0] for k, v in _COLUMNS.items()}
 
 
 def _col(row: Mapping[str, Any], key: str) -> Any:
@@ -212,36 +217,39 @@ def risk_areas_import(
     """All or nothing: every row is checked first; any error → nothing stored, each error names its row."""
     rows = _import_rows(data, filename)
     if not rows:
-        raise _fail("file", "文件中没有数据行")
+        raise _fail("file", gettext("文件中没有数据行"))
     errors: dict[str, list[str]] = {}
     parsed: list[dict[str, Any]] = []
     regions = {r.code: r for r in Region.objects.filter(
         code__in=[_code_cell(_col(r, "region_code")) for r in rows])}
     first_line = 2 if filename.lower().endswith((".xlsx", ".xlsm")) else 1  # Excel row 1 is the header
     for i, row in enumerate(rows):
-        line = f"第 {i + first_line} 行"
+        n = i + first_line
+        line = f"第 {n} 行"  # the key of the row's errors, as the file's users count rows
         row_errors: list[str] = []
         code = _code_cell(_col(row, "region_code"))
         if code not in regions:
-            row_errors.append(f"{line}，{_COLUMN_LABEL['region_code']}：未知的行政区划代码 {code or '（空）'}")
+            row_errors.append(gettext("第 %(row)d 行，区划代码：未知的行政区划代码 %(code)s") % {"row": n, "code": code}
+                              if code else gettext("第 %(row)d 行，区划代码：未知的行政区划代码 （空）") % {"row": n})
         level = LEVEL_LABELS.get(str(_col(row, "level") or "").strip())
         if level is None:
-            row_errors.append(f"{line}，{_COLUMN_LABEL['level']}：应为 高/中/低（high/medium/low）")
+            row_errors.append(gettext("第 %(row)d 行，风险等级：应为 高/中/低（high/medium/low）") % {"row": n})
         values: dict[str, Any] = {}
-        for key in ("effective_from", "effective_until"):
+        for key, bad_date in (("effective_from", gettext("第 %(row)d 行，生效日期：日期格式应为 YYYY-MM-DD，收到“%(value)s”")),
+                              ("effective_until", gettext("第 %(row)d 行，截止日期：日期格式应为 YYYY-MM-DD，收到“%(value)s”"))):
             raw = _col(row, key)
             if raw is None:
                 if key == "effective_from":
-                    row_errors.append(f"{line}，{_COLUMN_LABEL[key]}：必填")
+                    row_errors.append(gettext("第 %(row)d 行，生效日期：必填") % {"row": n})
                 values[key] = None
                 continue
             try:
                 values[key] = _as_date(raw, key)
             except ServiceError:
-                row_errors.append(f"{line}，{_COLUMN_LABEL[key]}：日期格式应为 YYYY-MM-DD，收到“{raw}”")
+                row_errors.append(bad_date % {"row": n, "value": raw})
         if values.get("effective_from") and values.get("effective_until") and \
                 values["effective_until"] < values["effective_from"]:
-            row_errors.append(f"{line}，{_COLUMN_LABEL['effective_until']}：早于生效日期")
+            row_errors.append(gettext("第 %(row)d 行，截止日期：早于生效日期") % {"row": n})
         if row_errors:
             errors[line] = row_errors
             continue
@@ -249,14 +257,16 @@ def risk_areas_import(
                        "source": str(_col(row, "source") or ""), **values})
     if errors:
         first = next(iter(errors.values()))[0]
-        raise ServiceError(f"导入失败，共 {len(errors)} 行有误，未导入任何记录。{first}", errors)
+        raise ServiceError(gettext("导入失败，共 %(n)d 行有误，未导入任何记录。%(first)s") % {"n": len(errors), "first": first},
+                           errors)
     created = []
     try:
         for values in parsed:
             created.append(risk_area_announce(jurisdiction=jurisdiction, actor=actor, reevaluate=False, **values))
     except ServiceError as e:
-        line = f"第 {len(created) + first_line} 行"
-        raise ServiceError(f"导入失败，未导入任何记录。{line}：{e.message}", {line: [e.message]}) from None
+        n = len(created) + first_line
+        raise ServiceError(gettext("导入失败，未导入任何记录。第 %(row)d 行：%(error)s") % {"row": n, "error": e.message},
+                           {f"第 {n} 行": [e.message]}) from None
     # One re-evaluation per evaluation day for all the medium and high areas of the file, not one per row.
     by_day: dict[date, list[RiskArea]] = {}
     for area in created:
@@ -279,7 +289,8 @@ def policy_pack_install(*, pack_key: str, jurisdiction: Jurisdiction, actor: Any
 
     pack = packs.PACKS.get(pack_key)
     if pack is None:
-        raise _fail("pack_key", f"未知的规则包：{pack_key}，可选：{', '.join(sorted(packs.PACKS))}")
+        raise _fail("pack_key", gettext("未知的规则包：%(key)s，可选：%(choices)s") % {
+            "key": pack_key, "choices": ", ".join(sorted(packs.PACKS))})
     policy, created = Policy.objects.get_or_create(
         jurisdiction=jurisdiction, pack_key=pack_key,
         defaults={"title": pack.title, "number": pack.policy_number, "issuer": pack.issuer,
@@ -304,7 +315,8 @@ def policy_pack_install(*, pack_key: str, jurisdiction: Jurisdiction, actor: Any
 def policy_activation_set(*, jurisdiction: Jurisdiction, policy: Policy, enabled: bool, actor: Any) -> PolicyActivation:
     if not jurisdiction.path.startswith(policy.jurisdiction.path) and \
             not policy.jurisdiction.path.startswith(jurisdiction.path):
-        raise _fail("policy", f"政策“{policy}”不属于 {jurisdiction.name} 或其上级，不能在此启用")
+        raise _fail("policy", gettext("政策“%(policy)s”不属于 %(jurisdiction)s 或其上级，不能在此启用") % {
+            "policy": policy, "jurisdiction": jurisdiction.name})
     activation, _created = PolicyActivation.objects.get_or_create(
         jurisdiction=jurisdiction, policy=policy,
         defaults={"enabled": enabled, "by": actor if getattr(actor, "is_authenticated", False) else None},
@@ -358,20 +370,22 @@ def stays_validate(*, person: Person | None, stays: Sequence[Any], today: date |
     regions = {r.code: r for r in Region.objects.filter(code__in=codes)}
     out: list[tuple[StayIn, Region]] = []
     for i, s in enumerate(items):
-        where = f"第 {i + 1} 条旅居史，"
         field = f"{prefix}.{i}"
         region = regions.get(s.region_code)
         if region is None:
-            raise _fail(f"{field}.region_code", f"区划代码：未知的行政区划代码 {s.region_code or '（空）'}", where)
+            raise _fail(f"{field}.region_code", gettext("区划代码：未知的行政区划代码 %(code)s") % {"code": s.region_code}
+                        if s.region_code else gettext("区划代码：未知的行政区划代码 （空）"), i + 1)
         if s.to_date < s.from_date:
-            raise _fail(f"{field}.to_date", f"结束日期 {s.to_date} 早于开始日期 {s.from_date}", where)
+            raise _fail(f"{field}.to_date", gettext("结束日期 %(end)s 早于开始日期 %(start)s") % {
+                "end": s.to_date, "start": s.from_date}, i + 1)
         if s.from_date > today or s.to_date > today:
-            raise _fail(f"{field}.to_date", f"旅居日期 {s.to_date} 在今天（{today}）之后，不能申报未来的旅居", where)
+            raise _fail(f"{field}.to_date", gettext("旅居日期 %(end)s 在今天（%(today)s）之后，不能申报未来的旅居") % {
+                "end": s.to_date, "today": today}, i + 1)
         for j, (other, _r) in enumerate(out):
             if other.region_code == s.region_code and other.locality == s.locality and \
                     other.from_date <= s.to_date and s.from_date <= other.to_date:
-                raise _fail(f"{field}.from_date",
-                            f"与第 {j + 1} 条（{region.full_name} {other.from_date}–{other.to_date}）时间重叠", where)
+                raise _fail(f"{field}.from_date", gettext("与第 %(n)d 条（%(region)s %(start)s–%(end)s）时间重叠") % {
+                    "n": j + 1, "region": region.full_name, "start": other.from_date, "end": other.to_date}, i + 1)
         out.append((s, region))
     if person is not None and out:
         existing = Stay.objects.filter(person=person, region_id__in=codes).values_list(
@@ -379,9 +393,9 @@ def stays_validate(*, person: Person | None, stays: Sequence[Any], today: date |
         for i, (s, region) in enumerate(out):
             for code, locality, f, t in existing:
                 if code == s.region_code and locality == s.locality and f <= s.to_date and s.from_date <= t:
-                    raise _fail(f"{prefix}.{i}.from_date",
-                                f"与已登记的旅居史（{region.full_name} {f}–{t}）时间重叠，请勿重复申报",
-                                f"第 {i + 1} 条旅居史，")
+                    raise _fail(f"{prefix}.{i}.from_date", gettext(
+                        "与已登记的旅居史（%(region)s %(start)s–%(end)s）时间重叠，请勿重复申报") % {
+                        "region": region.full_name, "start": f, "end": t}, i + 1)
     return out
 
 
@@ -414,12 +428,12 @@ def arrival_record(*, person: Person, arrived_on: date, stays: Sequence[Any], ac
 
     today = timezone.localdate()
     if arrived_on > today:
-        raise _fail("arrived_on", f"抵达日期 {arrived_on} 在今天（{today}）之后")
+        raise _fail("arrived_on", gettext("抵达日期 %(on)s 在今天（%(today)s）之后") % {"on": arrived_on, "today": today})
     checked = stays_validate(person=person, stays=stays, today=today)
     for i, (s, _r) in enumerate(checked):
         if s.from_date > arrived_on:
-            raise _fail(f"stays.{i}.from_date", f"旅居开始日期 {s.from_date} 晚于抵达日期 {arrived_on}",
-                        f"第 {i + 1} 条旅居史，")
+            raise _fail(f"stays.{i}.from_date", gettext("旅居开始日期 %(start)s 晚于抵达日期 %(on)s") % {
+                "start": s.from_date, "on": arrived_on}, i + 1)
     from_region = _region(from_region_code, "from_region_code") if from_region_code else None
     user = actor if getattr(actor, "is_authenticated", False) else None
     arrival = Arrival.objects.create(person=person, arrived_on=arrived_on, source=source, created_by=user,
@@ -446,9 +460,9 @@ def travel_request_create(*, person: Person, destination_code: str, from_date: d
                           actor: Any, locality: str = "", companions: str = "") -> TravelRequest:
     region = _region(destination_code, "destination_code")
     if to_date < from_date:
-        raise _fail("to_date", f"返回日期 {to_date} 早于出发日期 {from_date}")
+        raise _fail("to_date", gettext("返回日期 %(back)s 早于出发日期 %(start)s") % {"back": to_date, "start": from_date})
     if not (purpose or "").strip():
-        raise _fail("purpose", "请填写外出事由")
+        raise _fail("purpose", gettext("请填写外出事由"))
     tr = TravelRequest.objects.create(
         person=person, destination=region, locality=locality.strip(), from_date=from_date, to_date=to_date,
         companions=companions.strip(), purpose=purpose.strip(),
@@ -463,7 +477,8 @@ def travel_request_create(*, person: Person, destination_code: str, from_date: d
 def travel_request_update(*, request: TravelRequest, actor: Any, **values: Any) -> TravelRequest:
     tr = TravelRequest.objects.select_for_update().get(pk=request.pk)
     if tr.status != TravelRequest.Status.REQUESTED:
-        raise _fail("status", f"外出报备 #{tr.pk} 已是“{tr.get_status_display()}”，不能再修改")
+        raise _fail("status", gettext("外出报备 #%(pk)s 已是“%(status)s”，不能再修改") % {
+            "pk": tr.pk, "status": tr.get_status_display()})
     before = {"destination": tr.destination_id, "locality": tr.locality, "from_date": tr.from_date,
               "to_date": tr.to_date, "companions": tr.companions, "purpose": tr.purpose}
     if values.get("destination_code") is not None:
@@ -473,9 +488,10 @@ def travel_request_update(*, request: TravelRequest, actor: Any, **values: Any) 
         if values.get(key) is not None:
             setattr(tr, key, values[key].strip() if isinstance(values[key], str) else values[key])
     if tr.to_date < tr.from_date:
-        raise _fail("to_date", f"返回日期 {tr.to_date} 早于出发日期 {tr.from_date}")
+        raise _fail("to_date", gettext("返回日期 %(back)s 早于出发日期 %(start)s") % {
+            "back": tr.to_date, "start": tr.from_date})
     if not tr.purpose:
-        raise _fail("purpose", "请填写外出事由")
+        raise _fail("purpose", gettext("请填写外出事由"))
     tr.save()
     after = {"destination": tr.destination_id, "locality": tr.locality, "from_date": tr.from_date,
              "to_date": tr.to_date, "companions": tr.companions, "purpose": tr.purpose}
@@ -488,7 +504,8 @@ def travel_request_update(*, request: TravelRequest, actor: Any, **values: Any) 
 def travel_request_withdraw(*, request: TravelRequest, actor: Any) -> None:
     tr = TravelRequest.objects.select_for_update().select_related("person").get(pk=request.pk)
     if tr.status != TravelRequest.Status.REQUESTED:
-        raise _fail("status", f"外出报备 #{tr.pk} 已是“{tr.get_status_display()}”，不能撤回")
+        raise _fail("status", gettext("外出报备 #%(pk)s 已是“%(status)s”，不能撤回") % {
+            "pk": tr.pk, "status": tr.get_status_display()})
     audit_record(actor=actor, action="travel.withdraw", obj=tr, organization_id=tr.person.organization_id)
     tr.delete()
 
@@ -496,7 +513,8 @@ def travel_request_withdraw(*, request: TravelRequest, actor: Any) -> None:
 def _decide(tr: TravelRequest, status: str, actor: Any, reason: str) -> TravelRequest:
     tr = TravelRequest.objects.select_for_update().get(pk=tr.pk)
     if tr.status != TravelRequest.Status.REQUESTED:
-        raise _fail("status", f"外出报备 #{tr.pk} 已是“{tr.get_status_display()}”，不能再审批")
+        raise _fail("status", gettext("外出报备 #%(pk)s 已是“%(status)s”，不能再审批") % {
+            "pk": tr.pk, "status": tr.get_status_display()})
     tr.status = status
     tr.decided_by = actor if getattr(actor, "is_authenticated", False) else None
     tr.decided_at = timezone.now()
@@ -515,7 +533,7 @@ def travel_request_approve(*, request: TravelRequest, actor: Any, reason: str = 
 @transaction.atomic
 def travel_request_refuse(*, request: TravelRequest, actor: Any, reason: str) -> TravelRequest:
     if not (reason or "").strip():
-        raise _fail("reason", "不批准时请填写理由")
+        raise _fail("reason", gettext("不批准时请填写理由"))
     return _decide(request, TravelRequest.Status.REFUSED, actor, reason)
 
 
@@ -525,9 +543,11 @@ def travel_request_return(*, request: TravelRequest, returned_on: date, stays: S
     """The return report: becomes an Arrival with its stays (by default the approved trip itself)."""
     tr = TravelRequest.objects.select_for_update().select_related("person").get(pk=request.pk)
     if tr.status != TravelRequest.Status.APPROVED:
-        raise _fail("status", f"外出报备 #{tr.pk} 状态为“{tr.get_status_display()}”，只有已批准的外出才能报备返回")
+        raise _fail("status", gettext("外出报备 #%(pk)s 状态为“%(status)s”，只有已批准的外出才能报备返回") % {
+            "pk": tr.pk, "status": tr.get_status_display()})
     if returned_on < tr.from_date:
-        raise _fail("returned_on", f"返回日期 {returned_on} 早于出发日期 {tr.from_date}")
+        raise _fail("returned_on", gettext("返回日期 %(back)s 早于出发日期 %(start)s") % {
+            "back": returned_on, "start": tr.from_date})
     if not stays:
         stays = [StayIn(tr.destination_id, tr.from_date, min(returned_on, max(tr.to_date, tr.from_date)),
                         tr.locality)]

@@ -134,8 +134,8 @@ def risk_area_change(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("policy:risk_area_detail", area.pk)
         messages.success(request, _("已记录：%(area)s（原记录保留）") % {"area": new})
         return redirect("policy:risk_area_detail", new.pk)
-    messages.error(request, "; ".join(f"{form.fields[k].label}：{v[0]}" for k, v in form.errors.items()
-                                      if k in form.fields) or _("输入有误"))
+    messages.error(request, "; ".join(_("%(field)s：%(error)s") % {"field": form.fields[k].label, "error": v[0]}
+                                      for k, v in form.errors.items() if k in form.fields) or _("输入有误"))
     return redirect("policy:risk_area_detail", area.pk)
 
 
@@ -362,5 +362,6 @@ def travel_return(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, e.message)
     else:
         messages.success(request, _("已报备返回；判定结果：%(d)s") % {
-            "d": "；".join(d.explanation_zh for d in result.decisions) or _("无需管控措施")})
+            "d": _("；").join(d.explanation_en if _lang() == "en" else d.explanation_zh for d in result.decisions)
+            or _("无需管控措施")})
     return redirect("policy:travel_list")

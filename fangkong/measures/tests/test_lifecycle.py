@@ -6,7 +6,7 @@ import datetime as dt
 from datetime import date
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fangkong.core.errors import ServiceError
 from fangkong.core.models import AuditEvent
@@ -48,6 +48,22 @@ def test_start_needs_a_place_and_centralized_is_not_home(world, make_person):
         services.measure_start(measure=m, place="x", actor=world.alice)
     assert AuditEvent.objects.get(action="measure.start").changes["status"] == ["confirmed", "in_progress"]
 
+
+
+def test_lifecycle_errors_in_english(world, make_person):
+    m = services.measure_start(measure=confirmed(world, make_person()), place="隔离点A", actor=world.alice)
+    with translation.override("en"):
+        with pytest.raises(ServiceError, match=r"^Measure #\d+ \(Centralized quarantine\): The status is “In progress”, "
+                                               r"so it cannot be started \(only from: Confirmed\)$"):
+            services.measure_start(measure=m, place="x", actor=world.alice)
+        with pytest.raises(ServiceError) as e:
+            services.measure_release(measure=m, approver=world.officer, actor=world.alice, today=date(2021, 9, 30))
+        blockers = services.measure_release_blockers(measure=m, today=date(2021, 9, 30))
+    assert e.value.field_errors["release"][:2] == ["Day 14 is not over yet (ends 9-30)",
+                                                   "NAT test (9-17) has no result yet"]
+    assert e.value.message.startswith(f"Measure #{m.pk} (Centralized quarantine) cannot be released yet: "
+                                      "Day 14 is not over yet (ends 9-30); NAT test (9-17) has no result yet; ")
+    assert blockers == e.value.field_errors["release"]
 
 def test_release_refused_with_reasons_then_released(world, make_person):
     person = make_person()

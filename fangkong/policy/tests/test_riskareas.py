@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from fangkong.core.errors import ServiceError
 from fangkong.core.models import AuditEvent
@@ -155,6 +156,23 @@ def test_stay_validation_stores_nothing(world, make_person):
                           to_date=date(2021, 9, 14), actor=world.alice)
     assert person.stays.count() == 1
 
+
+
+def test_stay_and_area_errors_in_english(world, make_person):
+    person = make_person()
+    with translation.override("en"), pytest.raises(
+            ServiceError, match=r"^Stay 1: The end date 2021-09-09 is before the start date 2021-09-10$"):
+        services.stay_add(person=person, region_code="130109", from_date=date(2021, 9, 10), to_date=date(2021, 9, 9),
+                          actor=world.alice)
+    rows = [{"区划代码": "999999", "风险等级": "紫", "生效日期": "2021-09-10"}]
+    with translation.override("en"), pytest.raises(ServiceError) as exc:
+        services.risk_areas_import(jurisdiction=world.city, data=json.dumps(rows).encode(), filename="a.json",
+                                   actor=world.admin)
+    assert exc.value.message == ("Import failed: 1 rows have errors; nothing was imported. "
+                                 "Row 1, region_code: unknown administrative division code 999999")
+    assert exc.value.field_errors == {"第 1 行": [
+        "Row 1, region_code: unknown administrative division code 999999",
+        "Row 1, level: must be high, medium or low (高/中/低)"]}
 
 @time_machine.travel("2021-09-20 10:00 +0800", tick=False)
 def test_stay_api_cross_tenant_is_404(client, world, make_person):

@@ -411,6 +411,24 @@ def test_validate_condition_messages(condition, message):
     assert message in str(e.value)
 
 
+
+def test_condition_and_measure_errors_worded_in_english():
+    from django.utils import translation
+
+    from fangkong.core.rule_errors import worded
+
+    with pytest.raises(ValueError) as e:
+        validate_condition({"all": [{"past_case": {}}, {"frobnicate": {}}]})
+    assert str(e.value).startswith("条件 all[1].frobnicate：未知条件 'frobnicate'")
+    with translation.override("en"):
+        assert worded(e.value).startswith(
+            "Condition all[1].frobnicate: unknown condition 'frobnicate' (allowed: all, any, not, stayed_in_area,")
+    data = rule_to_dict(rule("r", HIGH14))
+    with pytest.raises(ValueError) as e:
+        rule_from_dict({**data, "measure": {**data["measure"], "tests": [{"kind": "antigen", "day": 15}]}})
+    with translation.override("en"):
+        assert worded(e.value) == "Measure: the antigen test on day 15 is out of range (must be 1 to 14)"
+
 def test_rule_round_trip_and_validation():
     r = rule("r", {"all": [HIGH14, {"not": {"no_home_conditions": {}}}]}, label="14+3", every_n_days=2,
              followups=("hospital_visit_week4",), note="n")
