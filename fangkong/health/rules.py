@@ -42,7 +42,7 @@ SLOT_OPENS = {"day": time(0, 0), "morning": time(0, 0), "noon": time(11, 0), "af
 def slot_kind(slot: str) -> str:
     """The obligation kind of a check-in slot: "checkin" for the daily one, "checkin_<slot>" otherwise."""
     if slot not in SLOTS:
-        raise ValueError(f"未知的时段：{slot}")
+        raise RuleError(gettext_noop("未知的时段：%(slot)s"), slot=slot)
     return "checkin" if slot == "day" else f"checkin_{slot}"
 
 
@@ -52,7 +52,7 @@ def slots_for(frequency: str, under_measure: bool) -> tuple[str, ...]:
     try:
         return FREQUENCIES[frequency]
     except KeyError:
-        raise ValueError(f"未知的打卡频次：{frequency}") from None
+        raise RuleError(gettext_noop("未知的打卡频次：%(frequency)s"), frequency=frequency) from None
 
 
 def pick_slot(open_slots: Sequence[str], now: time) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.utils.translation import gettext
 
 from fangkong.notify import rules
 from fangkong.notify.models import Notification, WebhookEndpoint
@@ -21,7 +22,8 @@ WEBHOOK_TIMEOUT = 10  # seconds; a task waits, never a request
 
 
 class DeliveryError(Exception):
-    """A channel refused or could not be reached; the message says why, for the delivery log."""
+    """A channel refused or could not be reached; the message says why, for the delivery log (worded when raised, in
+    the language active in the task: the site's default)."""
 
 
 def _link(notification: Notification) -> str:
@@ -54,14 +56,15 @@ def check_destination(url: str) -> None:
         return
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError("地址必须以 http:// 或 https:// 开头")
+        raise DeliveryError(gettext("地址必须以 http:// 或 https:// 开头"))
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     except OSError as exc:
-        raise DeliveryError(f"无法解析域名 {parts.hostname}：{exc}") from None
+        raise DeliveryError(gettext("无法解析域名 %(host)s：%(error)s") % {"host": parts.hostname, "error": exc}) from None
     for info in infos:
         if not rules.is_public_address(str(info[4][0])):
-            raise DeliveryError(f"目标地址 {parts.hostname} 指向内网（{info[4][0]}），已拒绝发送")
+            raise DeliveryError(gettext("目标地址 %(host)s 指向内网（%(address)s），已拒绝发送") % {
+                "host": parts.hostname, "address": info[4][0]})
 
 
 def post_webhook(endpoint: WebhookEndpoint, message: dict[str, Any]) -> None:
@@ -82,7 +85,7 @@ def post_webhook(endpoint: WebhookEndpoint, message: dict[str, Any]) -> None:
         raise DeliveryError(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"无法连接：{reason}") from None
+        raise DeliveryError(gettext("无法连接：%(reason)s") % {"reason": reason}) from None
     refused = rules.robot_error(endpoint.kind, answer)
     if refused:
-        raise DeliveryError(f"机器人拒绝：{refused}")
+        raise DeliveryError(gettext("机器人拒绝：%(reason)s") % {"reason": refused})

@@ -14,6 +14,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
+
 DEFAULT_LANGUAGE = "zh-hans"
 LEVELS = ("info", "warning", "alert")
 LEVEL_LABELS_ZH = {"info": "通知", "warning": "提醒", "alert": "警报"}
@@ -31,12 +33,22 @@ def pick_text(texts: Mapping[str, str], language: str) -> str:
     return next(iter(normalized.values()), "")
 
 
+# What is said when one of a notification's two texts is missing: empty, then without Chinese (whole sentences, so
+# that each is translated as one).
+_TEXT_ERRORS = {
+    "通知标题": (gettext_noop("通知标题不能为空"), gettext_noop("通知标题缺少中文（zh-hans）文本")),
+    "通知内容": (gettext_noop("通知内容不能为空"), gettext_noop("通知内容缺少中文（zh-hans）文本")),
+}
+
+
 def check_texts(texts: Mapping[str, str], what: str) -> None:
-    """A notification without a Chinese text would reach most users empty-handed."""
+    """A notification without a Chinese text would reach most users empty-handed. `what` is "通知标题" (the title)
+    or "通知内容" (the body)."""
+    empty, no_chinese = _TEXT_ERRORS[what]
     if not isinstance(texts, Mapping) or not any((v or "").strip() for v in texts.values()):
-        raise ValueError(f"{what}不能为空")
+        raise RuleError(empty)
     if not (texts.get(DEFAULT_LANGUAGE) or "").strip():
-        raise ValueError(f"{what}缺少中文（zh-hans）文本")
+        raise RuleError(no_chinese)
 
 
 def in_quiet_hours(now: time, start: time | None, end: time | None) -> bool:

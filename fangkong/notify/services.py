@@ -10,9 +10,11 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import worded
 from fangkong.notify import rules
 from fangkong.notify.models import Delivery, Notification, NotificationPreference, WebhookEndpoint
 from fangkong.tenancy.models import Organization
@@ -41,14 +43,15 @@ def notify_send(
     with the same `dedupe_key` creates nothing for the recipients who already have it. Returns the new rows.
     """
     if level not in rules.LEVELS:
-        raise ServiceError(f"通知级别“{level}”无效，可选：{'、'.join(rules.LEVELS)}", {"level": ["无效的级别"]})
+        raise ServiceError(gettext("通知级别“%(level)s”无效，可选：%(choices)s") % {
+            "level": level, "choices": gettext("、").join(rules.LEVELS)}, {"level": [gettext("无效的级别")]})
     if len(link) > 500 or len(dedupe_key) > 200 or len(event) > 64:
-        raise ServiceError("通知的链接（≤500）、去重键（≤200）或事件名（≤64）过长", {"link": ["过长"]})
+        raise ServiceError(gettext("通知的链接（≤500）、去重键（≤200）或事件名（≤64）过长"), {"link": [gettext("过长")]})
     for texts, what, field in ((title, "通知标题", "title"), (body, "通知内容", "body")):
         try:
             rules.check_texts(texts, what)
         except ValueError as exc:
-            raise ServiceError(str(exc), {field: [str(exc)]}) from None
+            raise ServiceError(worded(exc), {field: [worded(exc)]}) from None
 
     users: dict[int, Any] = {}
     for user in recipients:
@@ -132,7 +135,7 @@ def notification_mark_read(*, notification: Notification, user: Any) -> Notifica
     """Mark one of the user's own notifications read (marking it again changes nothing)."""
     if notification.recipient_id != user.pk:
         # Callers look notifications up through for_user(); this guards against a caller that did not.
-        raise ServiceError("只能标记自己的通知", status=404)
+        raise ServiceError(gettext("只能标记自己的通知"), status=404)
     if notification.read_at is None:
         notification.read_at = timezone.now()
         Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=notification.read_at)
@@ -155,10 +158,10 @@ def preference_update(
     *, user: Any, email: bool, sms: bool, quiet_start: time | None = None, quiet_end: time | None = None
 ) -> NotificationPreference:
     if (quiet_start is None) != (quiet_end is None):
-        msg = "免打扰时段：开始和结束时间需同时填写"
+        msg = gettext("免打扰时段：开始和结束时间需同时填写")
         raise ServiceError(msg, {"quiet_start": [msg], "quiet_end": [msg]})
     if quiet_start is not None and quiet_start == quiet_end:
-        msg = "免打扰时段：开始和结束时间不能相同"
+        msg = gettext("免打扰时段：开始和结束时间不能相同")
         raise ServiceError(msg, {"quiet_end": [msg]})
     pref, _ = NotificationPreference.objects.select_for_update().get_or_create(user=user)
     pref.email, pref.sms, pref.quiet_start, pref.quiet_end = email, sms, quiet_start, quiet_end
@@ -175,19 +178,21 @@ def _clean_webhook(*, name: str, kind: str, url: str, levels: Iterable[str]) -> 
     url = (url or "").strip()
     levels = [lv for lv in rules.LEVELS if lv in set(levels)]
     if not name:
-        errors["name"] = ["请填写名称"]
+        errors["name"] = [gettext("请填写名称")]
     if kind not in WebhookEndpoint.Kind.values:
-        errors["kind"] = [f"未知的类型“{kind}”，可选：{'、'.join(WebhookEndpoint.Kind.values)}"]
+        errors["kind"] = [gettext("未知的类型“%(kind)s”，可选：%(choices)s") % {
+            "kind": kind, "choices": gettext("、").join(WebhookEndpoint.Kind.values)}]
     if not url.startswith(("https://", "http://")) or len(url) > 1000:
-        errors["url"] = ["地址必须以 http:// 或 https:// 开头"]
+        errors["url"] = [gettext("地址必须以 http:// 或 https:// 开头")]
     elif rules.literal_host_is_internal(url) and not getattr(settings, "FANGKONG_WEBHOOK_ALLOW_INTERNAL", False):
-        errors["url"] = ["不能指向本机或内网地址"]
+        errors["url"] = [gettext("不能指向本机或内网地址")]
     if not levels:
-        errors["levels"] = ["至少选择一个转发级别"]
+        errors["levels"] = [gettext("至少选择一个转发级别")]
     if errors:
         field, messages = next(iter(errors.items()))
-        label = {"name": "名称", "kind": "类型", "url": "地址", "levels": "转发级别"}[field]
-        raise ServiceError(f"Webhook {label}：{messages[0]}", errors)
+        label = {"name": gettext("名称"), "kind": gettext("类型"), "url": gettext("地址"),
+                 "levels": gettext("转发级别")}[field]
+        raise ServiceError(gettext("Webhook %(field)s：%(error)s") % {"field": label, "error": messages[0]}, errors)
     return name, url, levels
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
@@ -112,7 +113,7 @@ def deliver_notification(notification_id: int, task: Any = None) -> None:
     # A retry after the user switched a channel off (or removed the address) has nothing to send there any more.
     Delivery.objects.filter(notification=n, webhook=None, status=Delivery.Status.QUEUED).exclude(
         channel__in=[channel for channel, _ in targets]
-    ).update(status=Delivery.Status.FAILED, last_error="接收人已关闭该渠道或未登记地址，不再发送")
+    ).update(status=Delivery.Status.FAILED, last_error=gettext("接收人已关闭该渠道或未登记地址，不再发送"))
     for channel, address in targets:
         delivery, _ = Delivery.objects.get_or_create(
             notification=n, channel=channel, webhook=None,

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -159,7 +160,8 @@ def trace_case(request: HttpRequest, case_id: int, data: TraceIn) -> Any:
 def case_contacts(request: HttpRequest, case_id: int, degree: int | None = None) -> Any:
     case = _case(request, case_id, "tracing.view")
     if degree not in (None, 1, 2):
-        raise ServiceError(f"degree 应为 1（密接）或 2（次密接），收到 {degree}", {"degree": ["应为 1 或 2"]})
+        raise ServiceError(gettext("degree 应为 1（密接）或 2（次密接），收到 %(degree)s") % {"degree": degree},
+                           {"degree": [gettext("应为 1 或 2")]})
     return [{"person_id": c.person_id, "name": c.person.name, "degree": c.degree, "via_person_id": c.via_person_id,
              "is_new": c.is_new, "last_exposure_at": c.last_exposure_at, "evidence": c.evidence,
              "co_presences": c.co_presences, "minutes_together": c.minutes_together,

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import NamedTuple
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
+
 # Minutes together that make a close contact, per venue kind (a setting; these defaults follow common practice:
 # enclosed shared rooms need less time than a large hall or a gate). A canteen is a large hall with staggered meals
 # of 15–45 minutes: a venue scan does not say who shared a table, so only a whole meal side by side (30 minutes)
@@ -66,11 +68,12 @@ def exposure_window(
     """The case's exposure window. Raises ValueError when neither onset nor sample date is known."""
     anchor = onset or sample_date
     if anchor is None:
-        raise ValueError("需要发病日期或采样日期才能确定暴露窗口")
+        raise RuleError(gettext_noop("需要发病日期或采样日期才能确定暴露窗口"))
     start = datetime.combine(anchor - timedelta(days=days_before), time.min, tzinfo=tz)
     end = isolated_at or until
     if end < start:
-        raise ValueError(f"隔离时间 {end:%Y-%m-%d %H:%M} 早于暴露窗口开始 {start:%Y-%m-%d %H:%M}")
+        raise RuleError(gettext_noop("隔离时间 %(end)s 早于暴露窗口开始 %(start)s"), end=f"{end:%Y-%m-%d %H:%M}",
+                        start=f"{start:%Y-%m-%d %H:%M}")
     return start, end
 
 
@@ -210,23 +213,40 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 }
 
 
+def case_date_problems(
+    *, onset: date | None, sample_date: date | None, report_date: date | None, isolated_at: datetime | None,
+    window_days: int, tz: tzinfo,
+) -> dict[str, list[RuleError]]:
+    """Inconsistent dates of a case, by field, as errors the reporter words (`worded`). Empty when the dates can stand
+    together."""
+    errors: dict[str, list[RuleError]] = {}
+    if onset and report_date and onset > report_date:
+        errors.setdefault("onset_date", []).append(
+            RuleError(gettext_noop("发病日期 %(onset)s 晚于报告日期 %(report)s"), onset=onset, report=report_date))
+    if sample_date and report_date and sample_date > report_date:
+        errors.setdefault("sample_date", []).append(
+            RuleError(gettext_noop("采样日期 %(sample)s 晚于报告日期 %(report)s"), sample=sample_date,
+                      report=report_date))
+    anchor = onset or sample_date
+    if isolated_at and anchor:
+        earliest = datetime.combine(anchor - timedelta(days=window_days), time.min, tzinfo=tz)
+        if isolated_at < earliest:
+            message = (gettext_noop("隔离时间 %(isolated)s 早于暴露窗口开始 %(start)s（发病日期前 %(days)s 天）") if onset
+                       else gettext_noop("隔离时间 %(isolated)s 早于暴露窗口开始 %(start)s（采样日期前 %(days)s 天）"))
+            errors.setdefault("isolated_at", []).append(RuleError(
+                message, isolated=f"{isolated_at.astimezone(tz):%Y-%m-%d %H:%M}", start=f"{earliest:%Y-%m-%d %H:%M}",
+                days=window_days))
+    if not 0 <= window_days <= 21:
+        errors.setdefault("window_days", []).append(
+            RuleError(gettext_noop("暴露窗口天数应在 0–21 之间，收到 %(days)s"), days=window_days))
+    return errors
+
+
 def case_date_errors(
     *, onset: date | None, sample_date: date | None, report_date: date | None, isolated_at: datetime | None,
     window_days: int, tz: tzinfo,
 ) -> dict[str, list[str]]:
     """Inconsistent dates of a case, by field, in Chinese. Empty when the dates can stand together."""
-    errors: dict[str, list[str]] = {}
-    if onset and report_date and onset > report_date:
-        errors.setdefault("onset_date", []).append(f"发病日期 {onset} 晚于报告日期 {report_date}")
-    if sample_date and report_date and sample_date > report_date:
-        errors.setdefault("sample_date", []).append(f"采样日期 {sample_date} 晚于报告日期 {report_date}")
-    anchor = onset or sample_date
-    if isolated_at and anchor:
-        earliest = datetime.combine(anchor - timedelta(days=window_days), time.min, tzinfo=tz)
-        if isolated_at < earliest:
-            errors.setdefault("isolated_at", []).append(
-                f"隔离时间 {isolated_at.astimezone(tz):%Y-%m-%d %H:%M} 早于暴露窗口开始 {earliest:%Y-%m-%d %H:%M}"
-                f"（{'发病' if onset else '采样'}日期前 {window_days} 天）")
-    if not 0 <= window_days <= 21:
-        errors.setdefault("window_days", []).append(f"暴露窗口天数应在 0–21 之间，收到 {window_days}")
-    return errors
+    problems = case_date_problems(onset=onset, sample_date=sample_date, report_date=report_date,
+                                  isolated_at=isolated_at, window_days=window_days, tz=tz)
+    return {field: [str(e) for e in errors] for field, errors in problems.items()}

@@ -14,11 +14,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.core import crypto
 from fangkong.core.access import user_has_perm
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import NotFound, ServiceError
+from fangkong.core.rule_errors import worded
 from fangkong.people.models import Person
 from fangkong.tracing import isolation, rules, selectors
 from fangkong.tracing.models import (
@@ -48,19 +50,20 @@ def _tz() -> Any:
 
 
 def _check_dates(values: Mapping[str, Any]) -> None:
-    errors = rules.case_date_errors(
+    problems = rules.case_date_problems(
         onset=values.get("onset_date"), sample_date=values.get("sample_date"), report_date=values.get("report_date"),
         isolated_at=values.get("isolated_at"), window_days=int(values.get("window_days") or 0), tz=_tz(),
     )
-    if errors:
+    if problems:
+        errors = {field: [worded(e) for e in found] for field, found in problems.items()}
         first = next(iter(errors.values()))[0]
-        raise ServiceError(f"病例日期有误：{first}", errors)
+        raise ServiceError(gettext("病例日期有误：%(error)s") % {"error": first}, errors)
 
 
 def _person_in_scope(person_id: int, actor: Any, perm: str) -> Person:
     person = Person.objects.visible_to(actor, perm).select_related("organization").filter(pk=person_id).first()
     if person is None:
-        raise NotFound(f"人员 #{person_id} 不存在或不在您的管辖范围内")
+        raise NotFound(gettext("人员 #%(id)s 不存在或不在您的管辖范围内") % {"id": person_id})
     return person
 
 
@@ -103,23 +106,24 @@ def case_create(
     if _is_system(actor):
         person = Person.objects.select_related("organization").filter(pk=person_id).first()
         if person is None:
-            raise NotFound(f"人员 #{person_id} 不存在")
+            raise NotFound(gettext("人员 #%(id)s 不存在") % {"id": person_id})
         if status != Case.Status.SUSPECTED:
             raise PermissionDenied("cases.confirm")
     else:
         person = _person_in_scope(person_id, actor, "cases.change")
     if status not in Case.Status.values or status == Case.Status.EXCLUDED:
-        raise ServiceError(f"病例状态“{status}”无效，新建病例可选：疑似、确诊、无症状", {"status": ["无效的状态"]})
+        raise ServiceError(gettext("病例状态“%(status)s”无效，新建病例可选：疑似、确诊、无症状") % {"status": status},
+                           {"status": [gettext("无效的状态")]})
     if status in (Case.Status.CONFIRMED, Case.Status.ASYMPTOMATIC) and not user_has_perm(actor, "cases.confirm"):
         raise PermissionDenied("cases.confirm")
     if source not in Case.Source.values:
-        raise ServiceError(f"病例来源“{source}”无效", {"source": ["无效的来源"]})
+        raise ServiceError(gettext("病例来源“%(source)s”无效") % {"source": source}, {"source": [gettext("无效的来源")]})
     values = {"onset_date": onset_date, "sample_date": sample_date, "report_date": report_date or timezone.localdate(),
               "isolated_at": isolated_at, "window_days": window_days}
     _check_dates(values)
     if Case.objects.filter(person=person).exclude(status=Case.Status.EXCLUDED).exists():
-        raise ServiceError(f"{person.name} 已有未排除的病例记录，请在原病例上更新",
-                           {"person_id": ["该人员已有病例"]})
+        raise ServiceError(gettext("%(name)s 已有未排除的病例记录，请在原病例上更新") % {"name": person.name},
+                           {"person_id": [gettext("该人员已有病例")]})
     case = Case.objects.create(
         organization=person.organization, person=person, status=status, source=source,
         source_reference=source_reference, created_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -190,14 +194,16 @@ def case_update(*, case: Case, actor: Any, **values: Any) -> Case:
     """Dates and source; a status change goes through `case_set_status`."""
     unknown = set(values) - set(CASE_FIELDS) - {"status"}
     if unknown:
-        raise ServiceError(f"不能修改的字段：{', '.join(sorted(unknown))}", {k: ["不能修改"] for k in unknown})
+        raise ServiceError(gettext("不能修改的字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))},
+                           {k: [gettext("不能修改")] for k in unknown})
     case = Case.objects.select_for_update().get(pk=case.pk)
     status = values.pop("status", None)
     old = {f: getattr(case, f) for f in CASE_FIELDS}
     merged = {**old, **values}
     _check_dates(merged)
     if merged.get("source") not in Case.Source.values:
-        raise ServiceError(f"病例来源“{merged.get('source')}”无效", {"source": ["无效的来源"]})
+        raise ServiceError(gettext("病例来源“%(source)s”无效") % {"source": merged.get("source")},
+                           {"source": [gettext("无效的来源")]})
     for field, value in values.items():
         setattr(case, field, value)
     case.save()
@@ -221,8 +227,9 @@ def case_set_status(*, case: Case, status: str, actor: Any, note: str = "") -> C
     before = case.status
     if status not in rules.TRANSITIONS.get(before, frozenset()):
         raise ServiceError(
-            f"病例#{case.pk}（{case.person.name}）当前为“{case.get_status_display()}”，不能改为“{status}”",
-            {"status": [f"不允许的状态变化：{before} → {status}"]})
+            gettext("病例#%(case)s（%(name)s）当前为“%(current)s”，不能改为“%(status)s”") % {
+                "case": case.pk, "name": case.person.name, "current": case.get_status_display(), "status": status},
+            {"status": [gettext("不允许的状态变化：%(before)s → %(status)s") % {"before": before, "status": status}]})
     case.status = status
     if status in (Case.Status.CONFIRMED, Case.Status.ASYMPTOMATIC) and case.confirmed_at is None:
         case.confirmed_at = timezone.now()
@@ -269,21 +276,26 @@ def trace_params(case: Case, params: Mapping[str, Any] | None) -> dict[str, Any]
     params = dict(params or {})
     unknown = set(params) - {"window_days", "min_minutes", "secondary", "team_max"}
     if unknown:
-        raise ServiceError(f"未知的追踪参数：{', '.join(sorted(unknown))}", {k: ["未知参数"] for k in unknown})
+        raise ServiceError(gettext("未知的追踪参数：%(params)s") % {"params": ", ".join(sorted(unknown))},
+                           {k: [gettext("未知参数")] for k in unknown})
     minutes = dict(rules.DEFAULT_MIN_MINUTES)
     for kind, value in dict(params.get("min_minutes") or {}).items():
         if kind not in minutes:
-            raise ServiceError(f"场所类型“{kind}”不存在", {f"min_minutes.{kind}": ["未知场所类型"]})
+            raise ServiceError(gettext("场所类型“%(kind)s”不存在") % {"kind": kind},
+                               {f"min_minutes.{kind}": [gettext("未知场所类型")]})
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 24 * 60:
-            raise ServiceError(f"{kind} 的接触时长阈值应为 0–1440 的整数（分钟），收到 {value!r}",
-                               {f"min_minutes.{kind}": ["应为 0–1440 的整数"]})
+            raise ServiceError(gettext("%(kind)s 的接触时长阈值应为 0–1440 的整数（分钟），收到 %(value)s")
+                               % {"kind": kind, "value": repr(value)},
+                               {f"min_minutes.{kind}": [gettext("应为 0–1440 的整数")]})
         minutes[kind] = value
     window_days = params.get("window_days", case.window_days)
     if not isinstance(window_days, int) or not 0 <= window_days <= 21:
-        raise ServiceError(f"暴露窗口天数应为 0–21 的整数，收到 {window_days!r}", {"window_days": ["应为 0–21"]})
+        raise ServiceError(gettext("暴露窗口天数应为 0–21 的整数，收到 %(value)s") % {"value": repr(window_days)},
+                           {"window_days": [gettext("应为 0–21")]})
     team_max = params.get("team_max", TEAM_MAX)
     if not isinstance(team_max, int) or isinstance(team_max, bool) or not 0 <= team_max <= 500:
-        raise ServiceError(f"同班组规则的人数上限应为 0–500 的整数，收到 {team_max!r}", {"team_max": ["应为 0–500"]})
+        raise ServiceError(gettext("同班组规则的人数上限应为 0–500 的整数，收到 %(value)s") % {"value": repr(team_max)},
+                           {"team_max": [gettext("应为 0–500")]})
     return {"window_days": window_days, "min_minutes": minutes, "secondary": bool(params.get("secondary", True)),
             "team_max": team_max}
 
@@ -321,7 +333,9 @@ def _window(case: Case, params: Mapping[str, Any], now: datetime) -> tuple[datet
                                      isolated_at=case.isolated_at, until=now, tz=_tz(),
                                      days_before=params["window_days"])
     except ValueError as exc:
-        raise ServiceError(f"病例#{case.pk}（{case.person.name}）无法追踪：{exc}", {"onset_date": [str(exc)]}) from None
+        error = worded(exc)
+        raise ServiceError(gettext("病例#%(case)s（%(name)s）无法追踪：%(error)s") % {
+            "case": case.pk, "name": case.person.name, "error": error}, {"onset_date": [error]}) from None
 
 
 def find_contacts(*, case: Case, params: Mapping[str, Any], now: datetime,
@@ -448,7 +462,8 @@ def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None
     now = now or timezone.now()
     case = Case.objects.select_related("person", "organization", "organization__jurisdiction").get(pk=case.pk)
     if case.status == Case.Status.EXCLUDED:
-        raise ServiceError(f"病例#{case.pk}（{case.person.name}）已排除，不再追踪", {"status": ["已排除"]})
+        raise ServiceError(gettext("病例#%(case)s（%(name)s）已排除，不再追踪") % {"case": case.pk, "name": case.person.name},
+                           {"status": [gettext("已排除")]})
     clean = trace_params(case, params)
     if result is None:
         computed = find_contacts_many(cases=[case], params={case.pk: clean}, now=now)[case.pk]
@@ -656,16 +671,17 @@ def contact_add_manual(*, case: Case, person_id: int, reason: str, actor: Any,
     """An investigator's own finding: kept by every later run; the contact gets its measures at once."""
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("请填写判定为密接的原因", {"reason": ["必填"]})
+        raise ServiceError(gettext("请填写判定为密接的原因"), {"reason": [gettext("必填")]})
     person = _person_in_scope(person_id, actor, "people.view")
     if person.pk == case.person_id:
-        raise ServiceError("病例本人不能作为自己的密接", {"person_id": ["病例本人"]})
+        raise ServiceError(gettext("病例本人不能作为自己的密接"), {"person_id": [gettext("病例本人")]})
     _manual, created = ManualContact.objects.get_or_create(
         case=case, person=person,
         defaults={"reason": reason[:200], "exposed_at": exposed_at,
                   "added_by": actor if getattr(actor, "is_authenticated", False) else None})
     if not created:
-        raise ServiceError(f"{person.name} 已由人工添加为本病例的密接", {"person_id": ["已添加"]})
+        raise ServiceError(gettext("%(name)s 已由人工添加为本病例的密接") % {"name": person.name},
+                           {"person_id": [gettext("已添加")]})
     at = (exposed_at or timezone.now()).isoformat()
     evidence = [{"kind": "manual", "from": at, "to": at, "minutes": 0, "reason": reason[:200], "by": str(actor)}]
     contact = Contact.objects.filter(case=case, person=person).first()
@@ -710,13 +726,13 @@ def task_update(*, task: InvestigationTask, actor: Any, status: str | None = Non
     old = {"status": task.status, "assignee": str(task.assignee or ""), "note": task.note}
     if status is not None:
         if status not in InvestigationTask.Status.values:
-            raise ServiceError(f"任务状态“{status}”无效", {"status": ["无效的状态"]})
+            raise ServiceError(gettext("任务状态“%(status)s”无效") % {"status": status}, {"status": [gettext("无效的状态")]})
         task.status = status
         task.completed_at = timezone.now() if status == InvestigationTask.Status.DONE else None
     if assignee is not None:
         if not assignable_users(task.organization).filter(pk=assignee.pk).exists():
-            raise ServiceError(f"{assignee} 不是{task.organization.name}的防疫办人员或属地防控办人员，不能负责该任务",
-                               {"assignee": ["不能指派给该用户"]})
+            raise ServiceError(gettext("%(user)s 不是%(organization)s的防疫办人员或属地防控办人员，不能负责该任务") % {
+                "user": assignee, "organization": task.organization.name}, {"assignee": [gettext("不能指派给该用户")]})
         task.assignee = assignee
     if note is not None:
         task.note = note[:200]
@@ -769,7 +785,7 @@ def tasks_alert_overdue(now: datetime | None = None) -> int:
 def assist_create_outgoing(*, case: Case, deadline: datetime, actor: Any) -> AssistList:
     """The contacts who belong to another organisation, to be sent for verification with a deadline."""
     if deadline <= timezone.now():
-        raise ServiceError("反馈期限应晚于当前时间", {"deadline": ["应晚于当前时间"]})
+        raise ServiceError(gettext("反馈期限应晚于当前时间"), {"deadline": [gettext("应晚于当前时间")]})
     contacts = list(Contact.objects.filter(case=case).exclude(person__organization_id=case.organization_id)
                     .select_related("person__organization").order_by("degree", "id"))
     rows = [{"contact_id": c.pk, "person_id": c.person_id, "organization": c.person.organization.name,
@@ -835,18 +851,18 @@ def assist_import(*, data: bytes, filename: str, deadline: datetime, organizatio
     import openpyxl
 
     if not filename.lower().endswith(".xlsx"):
-        raise ServiceError("协查名单应为 .xlsx 文件（列：姓名、身份证号、手机号）", {"file": ["只支持 .xlsx"]})
+        raise ServiceError(gettext("协查名单应为 .xlsx 文件（列：姓名、身份证号、手机号）"), {"file": [gettext("只支持 .xlsx")]})
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise ServiceError(f"Excel 文件无法读取：{exc}", {"file": ["无法读取"]}) from None
+        raise ServiceError(gettext("Excel 文件无法读取：%(error)s") % {"error": exc}, {"file": [gettext("无法读取")]}) from None
     values = list(wb.worksheets[0].iter_rows(values_only=True))
     if not values:
-        raise ServiceError("协查名单是空的", {"file": ["空文件"]})
+        raise ServiceError(gettext("协查名单是空的"), {"file": [gettext("空文件")]})
     header = [str(h or "").strip() for h in values[0]]
     col = {key: next((header.index(n) for n in names if n in header), None) for key, names in _IMPORT_COLUMNS.items()}
     if col["id_number"] is None and col["phone"] is None:
-        raise ServiceError("协查名单第 1 行缺少“身份证号”或“手机号”列", {"file": ["缺少列"]})
+        raise ServiceError(gettext("协查名单第 1 行缺少“身份证号”或“手机号”列"), {"file": [gettext("缺少列")]})
 
     def cell(row: tuple[Any, ...], key: str) -> str:
         i = col[key]
@@ -897,7 +913,7 @@ def _people_in_scope(person_ids: Sequence[int], actor: Any) -> list[Person]:
     people = Person.objects.visible_to(actor, "people.view").in_bulk(ids)
     missing = [i for i in ids if i not in people]
     if missing:
-        raise NotFound(f"人员 #{missing[0]} 不存在或不在您的管辖范围内")
+        raise NotFound(gettext("人员 #%(id)s 不存在或不在您的管辖范围内") % {"id": missing[0]})
     return [people[i] for i in ids]
 
 
@@ -906,7 +922,7 @@ def _organization_in_scope(organization_id: int, actor: Any) -> Any:
 
     org = Organization.objects.visible_to(actor, "cases.change").filter(pk=organization_id).first()
     if org is None:
-        raise NotFound(f"单位 #{organization_id} 不存在或不在您的管辖范围内")
+        raise NotFound(gettext("单位 #%(id)s 不存在或不在您的管辖范围内") % {"id": organization_id})
     return org
 
 
@@ -915,11 +931,11 @@ def household_declare(*, organization_id: int, name: str, person_ids: Sequence[i
     """People living together: when one becomes a case, the others are close contacts for its whole window."""
     name = (name or "").strip()
     if not name:
-        raise ServiceError("请填写户名或住址", {"name": ["必填"]})
+        raise ServiceError(gettext("请填写户名或住址"), {"name": [gettext("必填")]})
     org = _organization_in_scope(organization_id, actor)
     people = _people_in_scope(person_ids, actor)
     if len(people) < 2:
-        raise ServiceError("同住家庭至少需要 2 名成员", {"person_ids": ["至少 2 人"]})
+        raise ServiceError(gettext("同住家庭至少需要 2 名成员"), {"person_ids": [gettext("至少 2 人")]})
     household = Household.objects.create(organization=org, name=name[:200])
     household.members.set(people)
     audit_record(actor=actor, action="tracing.household", obj=household, organization_id=org.pk,
@@ -935,16 +951,18 @@ def meeting_declare(*, organization_id: int, title: str, starts_at: datetime, en
 
     title = (title or "").strip()
     if not title:
-        raise ServiceError("请填写会议名称", {"title": ["必填"]})
+        raise ServiceError(gettext("请填写会议名称"), {"title": [gettext("必填")]})
     if ends_at <= starts_at:
-        raise ServiceError(f"会议结束时间 {timezone.localtime(ends_at):%Y-%m-%d %H:%M} 应晚于开始时间 "
-                           f"{timezone.localtime(starts_at):%Y-%m-%d %H:%M}", {"ends_at": ["应晚于开始时间"]})
+        end, start = f"{timezone.localtime(ends_at):%Y-%m-%d %H:%M}", f"{timezone.localtime(starts_at):%Y-%m-%d %H:%M}"
+        raise ServiceError(gettext("会议结束时间 %(end)s 应晚于开始时间 %(start)s") % {"end": end, "start": start},
+                           {"ends_at": [gettext("应晚于开始时间")]})
     org = _organization_in_scope(organization_id, actor)
     if venue_id is not None and not Venue.objects.filter(pk=venue_id, organization=org).exists():
-        raise ServiceError(f"场所 #{venue_id} 不属于{org.name}", {"venue_id": ["不属于该单位"]})
+        raise ServiceError(gettext("场所 #%(venue)s 不属于%(organization)s") % {"venue": venue_id, "organization": org.name},
+                           {"venue_id": [gettext("不属于该单位")]})
     people = _people_in_scope(person_ids, actor)
     if venue_id is None and not people:
-        raise ServiceError("会议需要参会人员名单或会议室（按扫码认定参会人员）", {"person_ids": ["必填其一"]})
+        raise ServiceError(gettext("会议需要参会人员名单或会议室（按扫码认定参会人员）"), {"person_ids": [gettext("必填其一")]})
     meeting = Meeting.objects.create(organization=org, title=title[:200], venue_id=venue_id, starts_at=starts_at,
                                      ends_at=ends_at)
     meeting.attendees.set(people)

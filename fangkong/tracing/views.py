@@ -43,8 +43,11 @@ def _case(request: HttpRequest, pk: int, perm: str = "cases.view") -> Case:
 
 
 def _error(request: HttpRequest, exc: ServiceError) -> None:
-    details = "；".join(m for ms in exc.field_errors.values() for m in ms)
-    messages.error(request, f"{exc.message}" + (f"（{details}）" if details and details not in exc.message else ""))
+    details = _("；").join(m for ms in exc.field_errors.values() for m in ms)
+    if details and details not in exc.message:
+        messages.error(request, _("%(message)s（%(details)s）") % {"message": exc.message, "details": details})
+    else:
+        messages.error(request, exc.message)
 
 
 @requires("cases.view")
@@ -274,7 +277,7 @@ def assist_list(request: HttpRequest) -> HttpResponse:
 def _deadline(raw: str) -> datetime:
     value = parse_datetime(raw) if raw else None
     if value is None:
-        raise ServiceError("反馈期限格式应为 YYYY-MM-DD HH:MM", {"deadline": ["格式有误"]})
+        raise ServiceError(_("反馈期限格式应为 YYYY-MM-DD HH:MM"), {"deadline": [_("格式有误")]})
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
@@ -337,8 +340,8 @@ def _people_lines(request: HttpRequest, raw: str) -> list[int]:
         pid = scope.filter(Q(id_number_hash=h) | Q(phone_hash=h)).values_list("pk", flat=True).first()
         if pid is None:
             shown = crypto.mask_id_number(value) if len(value) > 11 else value[:3] + "****" + value[-4:]
-            raise ServiceError(f"人员名单第 {n} 行：未找到 {shown}（按身份证号或手机号匹配，限本人管辖范围）",
-                               {"people": [f"第 {n} 行未找到"]})
+            raise ServiceError(_("人员名单第 %(n)d 行：未找到 %(shown)s（按身份证号或手机号匹配，限本人管辖范围）")
+                               % {"n": n, "shown": shown}, {"people": [_("第 %(n)d 行未找到") % {"n": n}]})
         ids.append(pid)
     return ids
 
@@ -366,7 +369,7 @@ def groups(request: HttpRequest) -> HttpResponse:
             if request.POST.get("kind") == "meeting":
                 starts, ends = _aware(request.POST.get("starts_at", "")), _aware(request.POST.get("ends_at", ""))
                 if starts is None or ends is None:
-                    raise ServiceError("请填写会议的开始和结束时间", {"starts_at": ["必填"]})
+                    raise ServiceError(_("请填写会议的开始和结束时间"), {"starts_at": [_("必填")]})
                 venue = request.POST.get("venue_id", "")
                 services.meeting_declare(organization_id=org_id, title=request.POST.get("title", ""),
                                          starts_at=starts, ends_at=ends, person_ids=people, actor=request.user,

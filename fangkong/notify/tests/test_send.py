@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.utils import translation
 
 from fangkong.core.errors import ServiceError
 from fangkong.notify import recipients
@@ -120,6 +121,19 @@ def test_bad_input_is_refused_with_a_reason(world):
         send([world.alice], body={})
     with pytest.raises(ServiceError, match="过长"):
         send([world.alice], link="/x/" * 200)
+
+
+@pytest.mark.django_db
+def test_bad_input_is_refused_in_english(world):
+    with translation.override("en"):
+        with pytest.raises(ServiceError, match=r"^The notification body is empty$") as err:
+            send([world.alice], body={})
+        assert err.value.field_errors == {"body": ["The notification body is empty"]}
+        with pytest.raises(ServiceError, match=r"^The notification title has no Chinese \(zh-hans\) text$"):
+            send([world.alice], title={"en": "only English"})
+        with pytest.raises(ServiceError, match=r"^Notification level “urgent” is not valid; choose one of: "
+                                               r"info, warning, alert$"):
+            send([world.alice], level="urgent")
 
 
 @pytest.mark.django_db

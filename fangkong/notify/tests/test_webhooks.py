@@ -6,6 +6,7 @@ import hmac
 
 import pytest
 from django.core import mail
+from django.utils import translation
 from huey.contrib.djhuey import HUEY
 
 from fangkong.notify.models import Delivery, Notification, WebhookEndpoint
@@ -257,6 +258,24 @@ def test_internal_addresses_are_refused_unless_allowed(world, receiver, settings
     assert receiver.received == []  # checked again when sending: the stored URL points at 127.0.0.1
     delivery = Delivery.objects.get()
     assert delivery.status == "queued" and "指向内网（127.0.0.1）" in delivery.last_error
+
+
+@pytest.mark.django_db
+def test_webhook_errors_in_english(world, settings):
+    from fangkong.core.errors import ServiceError
+    from fangkong.notify.channels import DeliveryError, check_destination
+
+    settings.FANGKONG_WEBHOOK_ALLOW_INTERNAL = False
+    with translation.override("en"):
+        with pytest.raises(ServiceError, match=r"^Webhook Address: The address cannot point to this server or an "
+                                               r"internal network$") as err:
+            webhook_create(organization=world.factory, name="metadata", kind="generic",
+                           url="http://169.254.169.254/latest/meta-data/", levels=["alert"], actor=world.alice)
+        assert err.value.field_errors == {"url": ["The address cannot point to this server or an internal network"]}
+        # A delivery's error is worded when it is raised, in the language then active (the log an admin reads).
+        with pytest.raises(DeliveryError, match=r"^The target localhost points to an internal network \(127\.0\.0\.1\)"
+                                                r"; not sent$"):
+            check_destination("http://localhost:9/hook")
 
 
 @pytest.mark.django_db

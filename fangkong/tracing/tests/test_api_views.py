@@ -119,6 +119,20 @@ def test_api_scope_and_bad_input(world, traced, api):
 
 
 @pytest.mark.django_db
+def test_api_errors_in_english(world, traced, api, client):
+    caller = api(world.alice)
+    r = client.post("/api/v1/cases", {"person_id": traced["a"].pk, "onset_date": "2021-09-22",
+                                      "report_date": "2021-09-23", "isolated_at": "2021-09-19T08:00:00+08:00"},
+                    content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {caller.raw}",
+                    HTTP_ACCEPT_LANGUAGE="en")
+    assert r.status_code == 400
+    error = ("Isolated at 2021-09-19 08:00, before the exposure window starts at 2021-09-20 00:00 "
+             "(2 days before the onset date)")
+    assert r.json()["errors"] == {"isolated_at": [error]}
+    assert r.json()["message"] == f"The case's dates do not fit: {error}"
+
+
+@pytest.mark.django_db
 def test_assist_export_and_import(world, traced, api, client, make_person):
     with time_machine.travel(NOW, tick=False):
         case = services.case_create(person_id=traced["a"].pk, actor=world.officer, status="confirmed",

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from fangkong.access.models import Scan, Venue
 from fangkong.core.errors import NotFound, ServiceError
@@ -278,6 +279,29 @@ def test_validation_errors(world, make_person):
         services.trace_run(case=case, actor=world.officer, params={"min_minutes": {"canteen": -1}})
     with pytest.raises(ServiceError, match="场所类型"):
         services.trace_run(case=case, actor=world.officer, params={"min_minutes": {"bar": 10}})
+
+
+@pytest.mark.django_db
+def test_errors_in_english(world, make_person):
+    person = make_person(name="甲")
+    with translation.override("en"):
+        with pytest.raises(ServiceError, match=r"^The case's dates do not fit: The onset date 2021-09-24 is after "
+                                               r"the report date 2021-09-23$") as err:
+            services.case_create(person_id=person.pk, actor=world.officer, onset_date=date(2021, 9, 24),
+                                 report_date=date(2021, 9, 23))
+        assert err.value.field_errors == {"onset_date": ["The onset date 2021-09-24 is after the report date 2021-09-23"]}
+        case = services.case_create(person_id=person.pk, actor=world.alice)  # neither onset nor sample date
+        with pytest.raises(ServiceError, match=rf"^Case #{case.pk} \(甲\) cannot be traced: An onset date or a sample "
+                                               r"date is needed to set the exposure window$") as err:
+            services.trace_run(case=case, actor=world.officer)
+        assert err.value.field_errors == {
+            "onset_date": ["An onset date or a sample date is needed to set the exposure window"]}
+        with pytest.raises(ServiceError, match=r"^Give the reason this person is a close contact$") as err:
+            services.contact_add_manual(case=case, person_id=make_person(name="乙").pk, reason=" ", actor=world.officer)
+        assert err.value.field_errors == {"reason": ["Required"]}
+        with pytest.raises(ServiceError, match=r"^The contact threshold for canteen must be a whole number of minutes "
+                                               r"from 0 to 1440, not -1$"):
+            services.trace_params(case, {"min_minutes": {"canteen": -1}})
 
 
 @pytest.mark.django_db

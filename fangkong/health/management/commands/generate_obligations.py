@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.health.services import obligations_generate_for_day
 from fangkong.tenancy.models import Organization
@@ -21,11 +22,11 @@ class Command(BaseCommand):
         try:
             day = date.fromisoformat(opts["date"]) if opts.get("date") else timezone.localdate()
         except ValueError:
-            raise CommandError(f"日期格式应为 YYYY-MM-DD：{opts['date']}") from None
+            raise CommandError(gettext("日期格式应为 YYYY-MM-DD：%(value)s") % {"value": opts["date"]}) from None
         org = None
         if opts.get("organization"):
             org = Organization.objects.filter(pk=opts["organization"]).first()
             if org is None:
-                raise CommandError(f"单位 {opts['organization']} 不存在")
+                raise CommandError(gettext("单位 %(id)s 不存在") % {"id": opts["organization"]})
         created = obligations_generate_for_day(day=day, organization=org)
         self.stdout.write(f"{day}: {created} new obligations")
