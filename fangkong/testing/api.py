@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -32,7 +33,7 @@ def _organization(request: HttpRequest, perm: str, organization_id: int | None) 
         if organization_id is None and orgs.count() == 1:
             organization_id = orgs.get().pk
         if organization_id is None:
-            raise HttpError(400, "organization_id 必填")
+            raise HttpError(400, gettext("organization_id 必填"))
     org = orgs.filter(pk=organization_id).first()
     if org is None:
         raise Http404
@@ -66,7 +67,8 @@ def create_sample(request: HttpRequest, data: SampleIn) -> Status:
         organization=org, is_active=True, pk__in=data.member_ids)}
     unknown = [str(i) for i in data.member_ids if i not in people]
     if unknown:
-        raise ServiceError(f"未知的人员编号：{'、'.join(unknown)}", {"member_ids": ["人员不存在或不在本单位"]})
+        raise ServiceError(gettext("未知的人员编号：%(ids)s") % {"ids": services.listed(unknown)},
+                           {"member_ids": [gettext("人员不存在或不在本单位")]})
     sample = services.sample_register(
         organization=org, tube_code=data.tube_code, members=[people[i] for i in data.member_ids], kind=data.kind,
         pooled=data.pooled, sampled_at=data.sampled_at, site=data.site, actor=request.user,
@@ -132,7 +134,7 @@ def create_result(request: HttpRequest, data: ResultIn) -> Status:
 def create_results(request: HttpRequest, data: BatchIn) -> Status:
     org = _organization(request, "tests.change", data.organization_id)
     if not data.items:
-        raise ServiceError("items 不能为空", {"items": ["至少 1 条"]})
+        raise ServiceError(gettext("items 不能为空"), {"items": [gettext("至少 1 条")]})
     # Errors name the item by its position, counted from 1.
     rows = [_row(i, item) for i, item in enumerate(data.items, start=1)]
     report = services.results_apply(organization=org, rows=rows, actor=request.user, valid_only=data.valid_only)

@@ -11,13 +11,17 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.core.errors import ServiceError
 from fangkong.testing.services import (
     ApplyReport,
     ResultRow,
     VaccinationRow,
+    listed,
+    nothing_saved,
     results_apply,
+    row_error_line,
     vaccinations_import,
     validate_results,
 )
@@ -47,7 +51,7 @@ def _rows(name: str, data: bytes) -> Iterator[tuple[Any, ...]]:
             except UnicodeDecodeError:
                 continue
         else:
-            raise ServiceError("无法读取 CSV 文件：请保存为 UTF-8 编码", {"file": ["编码无法识别"]})
+            raise ServiceError(gettext("无法读取 CSV 文件：请保存为 UTF-8 编码"), {"file": [gettext("编码无法识别")]})
         yield from (tuple(r) for r in csv.reader(io.StringIO(text)))
         return
     try:
@@ -56,8 +60,8 @@ def _rows(name: str, data: bytes) -> Iterator[tuple[Any, ...]]:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except Exception as exc:  # calamine raises its own types for a file that is not a workbook
-        raise ServiceError(f"无法读取文件：请上传 .xlsx 或 .csv 文件（{type(exc).__name__}）",
-                           {"file": ["请上传 .xlsx 或 .csv 文件"]}) from None
+        raise ServiceError(gettext("无法读取文件：请上传 .xlsx 或 .csv 文件（%(error)s）") % {"error": type(exc).__name__},
+                           {"file": [gettext("请上传 .xlsx 或 .csv 文件")]}) from None
     yield from (tuple(r) for r in rows)
 
 
@@ -67,7 +71,7 @@ def read_table(name: str, data: bytes | IO[bytes], known: tuple[str, ...], requi
     it = _rows(name, raw)
     header = next(it, None)
     if header is None:
-        raise ServiceError("文件是空的：第 1 行应为表头", {"file": ["文件是空的"]})
+        raise ServiceError(gettext("文件是空的：第 1 行应为表头"), {"file": [gettext("文件是空的")]})
     columns: list[tuple[int, str]] = []
     for index, value in enumerate(header):
         label = "".join(str(_cell(value)).split())
@@ -77,7 +81,9 @@ def read_table(name: str, data: bytes | IO[bytes], known: tuple[str, ...], requi
     have = {c for _, c in columns}
     missing = [h for h in required if h not in have]
     if missing:
-        raise ServiceError(f"第 1 行，表头：缺少必填列 {'、'.join(missing)}", {"file": [f"缺少必填列：{'、'.join(missing)}"]})
+        # The columns are named as the file must name them (the template's Chinese headers).
+        raise ServiceError(gettext("第 1 行，表头：缺少必填列 %(columns)s") % {"columns": listed(missing)},
+                           {"file": [gettext("缺少必填列：%(columns)s") % {"columns": listed(missing)}]})
     out = []
     last = max(i for i, _label in columns)
     for number, values in enumerate(it, start=2):
@@ -112,7 +118,7 @@ def _parse_text_time(text: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(text.replace("/", "-"))
     except ValueError:
-        raise ValueError(f"无法识别的时间“{text}”，应为 YYYY-MM-DD HH:MM") from None
+        raise ValueError(gettext("无法识别的时间“%(value)s”，应为 YYYY-MM-DD HH:MM") % {"value": text}) from None
     return timezone.make_aware(when) if timezone.is_naive(when) else when
 
 
@@ -121,7 +127,7 @@ def import_results(*, organization: Any, name: str, data: bytes | IO[bytes], act
     """A lab's result sheet: each row matched by 管码 (or by 身份证号 when there is no tube code)."""
     table = read_table(name, data, RESULT_HEADERS, ("结果",))
     if table and "管码" not in table[0][1] and "身份证号" not in table[0][1]:
-        raise ServiceError("第 1 行，表头：需要“管码”或“身份证号”列", {"file": ["缺少管码或身份证号列"]})
+        raise ServiceError(gettext("第 1 行，表头：需要“管码”或“身份证号”列"), {"file": [gettext("缺少管码或身份证号列")]})
     rows: list[ResultRow] = []
     problems: list[dict[str, Any]] = []
     for number, rec in table:
@@ -149,9 +155,8 @@ def import_results(*, organization: Any, name: str, data: bytes | IO[bytes], act
 
 
 def _all_problems(problems: list[dict[str, Any]]) -> ServiceError:
-    lines = [f"第 {p['row']} 行，{p['column']}：{p['message']}" for p in sorted(problems, key=lambda p: p["row"])]
-    more = f"（共 {len(lines)} 处问题）" if len(lines) > 1 else ""
-    return ServiceError(f"{lines[0]}{more}，未保存任何结果", {"rows": lines})
+    problems = sorted(problems, key=lambda p: p["row"])
+    return ServiceError(nothing_saved(problems), {"rows": [row_error_line(p) for p in problems]})
 
 
 def import_vaccinations(*, organization: Any, name: str, data: bytes | IO[bytes], actor: Any,

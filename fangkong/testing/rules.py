@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
+
 DEFAULT_POOL_SIZE = 10
 MAX_POOL_SIZE = 20
 RESULTS = ("negative", "positive", "invalid")
@@ -29,19 +31,19 @@ class Outcome:
 
 
 def check_pool(members: Sequence[int], pool_size: int = DEFAULT_POOL_SIZE) -> None:
-    """Raise ValueError when a pool's membership is not acceptable."""
+    """Raise RuleError (a ValueError) when a pool's membership is not acceptable."""
     if not members:
-        raise ValueError("混采管至少需要 1 人")
+        raise RuleError(gettext_noop("混采管至少需要 1 人"))
     if len(set(members)) != len(members):
-        raise ValueError("同一人不能在一个混采管中出现两次")
+        raise RuleError(gettext_noop("同一人不能在一个混采管中出现两次"))
     limit = min(pool_size, MAX_POOL_SIZE)
     if len(members) > limit:
-        raise ValueError(f"混采管最多 {limit} 人，实为 {len(members)} 人")
+        raise RuleError(gettext_noop("混采管最多 %(limit)d 人，实为 %(n)d 人"), limit=limit, n=len(members))
 
 
 def outcome(result: str, members: Sequence[int], *, pooled: bool) -> Outcome:
     if result not in RESULTS:
-        raise ValueError(f"未知的检测结果“{result}”，可选：negative、positive、invalid")
+        raise RuleError(gettext_noop("未知的检测结果“%(result)s”，可选：negative、positive、invalid"), result=result)
     people = tuple(dict.fromkeys(members))
     if result == "negative":
         return Outcome(people, (), (), False, ())
@@ -55,7 +57,7 @@ def outcome(result: str, members: Sequence[int], *, pooled: bool) -> Outcome:
 def split_into_pools(person_ids: Sequence[int], pool_size: int = DEFAULT_POOL_SIZE) -> list[tuple[int, ...]]:
     """Consecutive pools of at most `pool_size`, in the given order (the order people queue at the sampling point)."""
     if pool_size < 1:
-        raise ValueError("每管人数至少为 1")
+        raise RuleError(gettext_noop("每管人数至少为 1"))
     ids = list(dict.fromkeys(person_ids))
     return [tuple(ids[i : i + pool_size]) for i in range(0, len(ids), pool_size)]
 
@@ -63,7 +65,7 @@ def split_into_pools(person_ids: Sequence[int], pool_size: int = DEFAULT_POOL_SI
 def batches_by_day(person_ids: Sequence[int], per_day: int) -> list[tuple[int, ...]]:
     """分批检测: a group tested in batches of `per_day` people across consecutive days."""
     if per_day < 1:
-        raise ValueError("每日检测人数至少为 1")
+        raise RuleError(gettext_noop("每日检测人数至少为 1"))
     ids = list(dict.fromkeys(person_ids))
     return [tuple(ids[i : i + per_day]) for i in range(0, len(ids), per_day)]
 
@@ -74,7 +76,7 @@ def batches_by_day(person_ids: Sequence[int], per_day: int) -> list[tuple[int, .
 def every_n_days_due(*, start: date, interval: int, day: date, end: date | None = None) -> bool:
     """Seed 003: high-risk posts tested every `interval` days, counted from the programme's first day."""
     if interval < 1:
-        raise ValueError("间隔天数至少为 1")
+        raise RuleError(gettext_noop("间隔天数至少为 1"))
     if day < start or (end is not None and day > end):
         return False
     return (day - start).days % interval == 0
@@ -97,7 +99,7 @@ VACCINATION_STATUSES = ("none", "partial", "complete", "booster")
 def vaccination_status(doses: int, *, complete_doses: int = 2) -> str:
     """none / partial / complete / booster. `complete_doses` is 2 for the usual inactivated vaccines (a setting)."""
     if complete_doses < 1:
-        raise ValueError("全程接种剂次至少为 1")
+        raise RuleError(gettext_noop("全程接种剂次至少为 1"))
     if doses <= 0:
         return "none"
     if doses < complete_doses:
@@ -111,12 +113,13 @@ def check_dose(existing: Iterable[int], dose_number: int) -> None:
     """Doses are recorded in order: dose n needs doses 1..n-1 and is recorded once."""
     have = set(existing)
     if dose_number < 1:
-        raise ValueError(f"剂次必须从 1 开始，实为 {dose_number}")
+        raise RuleError(gettext_noop("剂次必须从 1 开始，实为 %(dose)s"), dose=dose_number)
     if dose_number in have:
-        raise ValueError(f"第 {dose_number} 剂已有记录，不能重复登记")
+        raise RuleError(gettext_noop("第 %(dose)s 剂已有记录，不能重复登记"), dose=dose_number)
     missing = [n for n in range(1, dose_number) if n not in have]
     if missing:
-        raise ValueError(f"第 {dose_number} 剂之前缺少第 {'、'.join(map(str, missing))} 剂记录，请按顺序登记")
+        raise RuleError(gettext_noop("第 %(dose)s 剂之前缺少第 %(missing)s 剂记录，请按顺序登记"), dose=dose_number,
+                        missing="、".join(map(str, missing)))
 
 
 def vaccinated_for_post(doses: int, *, complete_doses: int = 2) -> bool:

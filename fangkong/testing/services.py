@@ -21,10 +21,12 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from fangkong.core import crypto
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import worded
 from fangkong.obligations.models import Obligation
 from fangkong.obligations.services import obligations_generate_for_people
 from fangkong.people.models import Person
@@ -52,6 +54,18 @@ RESULT_WORDS = {
 KIND_WORDS = {"nat": "nat", "核酸": "nat", "核酸检测": "nat", "antigen": "antigen", "抗原": "antigen",
               "抗原检测": "antigen", "antibody": "antibody", "抗体": "antibody", "抗体检测": "antibody"}
 CHUNK = 10_000
+# The columns that row errors name (the import template's Chinese headers), worded for the reader.
+COLUMN_LABELS = {
+    "管码": gettext_lazy("管码"), "身份证号": gettext_lazy("身份证号"), "人员": gettext_lazy("人员"),
+    "结果": gettext_lazy("结果"), "检测类型": gettext_lazy("检测类型"), "采样时间": gettext_lazy("采样时间"),
+    "报告时间": gettext_lazy("报告时间"), "剂次": gettext_lazy("剂次"), "疫苗名称": gettext_lazy("疫苗名称"),
+    "接种日期": gettext_lazy("接种日期"),
+}
+
+
+def listed(items: Iterable[Any]) -> str:
+    """Names or codes as one list in the reader's language ("甲、乙" / "A, B")."""
+    return gettext("、").join(str(i) for i in items)
 
 
 def complete_doses() -> int:
@@ -70,37 +84,37 @@ def _clean_program(organization: Organization, values: dict[str, Any]) -> dict[s
     errors: dict[str, list[str]] = {}
     kind = values.get("kind")
     if kind not in TestProgram.Kind.values:
-        errors["kind"] = [f"未知的计划方式“{kind}”"]
+        errors["kind"] = [gettext("未知的计划方式“%(kind)s”") % {"kind": kind}]
     if values.get("test_kind", "nat") not in TestKind.values:
-        errors["test_kind"] = [f"未知的检测类型“{values.get('test_kind')}”"]
+        errors["test_kind"] = [gettext("未知的检测类型“%(kind)s”") % {"kind": values.get("test_kind")}]
     cats = list(values.get("post_categories") or [])
     bad = [c for c in cats if c not in Person.PostCategory.values]
     if bad:
-        errors["post_categories"] = [f"未知的重点岗位类别：{'、'.join(bad)}"]
+        errors["post_categories"] = [gettext("未知的重点岗位类别：%(categories)s") % {"categories": listed(bad)}]
     unit = values.get("unit")
     if isinstance(unit, int):
         unit = Unit.objects.filter(pk=unit, organization=organization).first()
         if unit is None:
-            errors["unit"] = ["部门不存在或不属于本单位"]
+            errors["unit"] = [gettext("部门不存在或不属于本单位")]
     elif unit is not None and unit.organization_id != organization.pk:
-        errors["unit"] = ["部门不属于本单位"]
+        errors["unit"] = [gettext("部门不属于本单位")]
     if kind == TestProgram.Kind.EVERY_N_DAYS and not cats and unit is None:
-        errors["post_categories"] = ["每 N 天检测需要指定重点岗位类别或部门"]
+        errors["post_categories"] = [gettext("每 N 天检测需要指定重点岗位类别或部门")]
     if kind == TestProgram.Kind.BATCH and unit is None:
-        errors["unit"] = ["分批检测需要指定部门"]
+        errors["unit"] = [gettext("分批检测需要指定部门")]
     if int(values.get("interval_days") or 3) < 1:
-        errors["interval_days"] = ["间隔天数至少为 1"]
+        errors["interval_days"] = [gettext("间隔天数至少为 1")]
     if int(values.get("per_day") or 100) < 1:
-        errors["per_day"] = ["每日人数至少为 1"]
+        errors["per_day"] = [gettext("每日人数至少为 1")]
     if not (values.get("name") or "").strip():
-        errors["name"] = ["必填"]
+        errors["name"] = [gettext("必填")]
     if not values.get("start_date"):
-        errors["start_date"] = ["必填"]
+        errors["start_date"] = [gettext("必填")]
     if values.get("end_date") and values.get("start_date") and values["end_date"] < values["start_date"]:
-        errors["end_date"] = ["结束日期不能早于开始日期"]
+        errors["end_date"] = [gettext("结束日期不能早于开始日期")]
     if errors:
         msgs = next(iter(errors.values()))
-        raise ServiceError(f"检测计划有误：{msgs[0]}", errors)
+        raise ServiceError(gettext("检测计划有误：%(error)s") % {"error": msgs[0]}, errors)
     return {**values, "unit": unit, "post_categories": cats, "name": values["name"].strip()}
 
 
@@ -185,24 +199,29 @@ def sample_register(
 ) -> Sample:
     tube_code = (tube_code or "").strip()
     if not tube_code:
-        raise ServiceError("管码必填", {"tube_code": ["必填"]})
+        raise ServiceError(gettext("管码必填"), {"tube_code": [gettext("必填")]})
     if kind not in TestKind.values:
-        raise ServiceError(f"未知的检测类型“{kind}”", {"kind": ["可选：nat、antigen、antibody"]})
+        raise ServiceError(gettext("未知的检测类型“%(kind)s”") % {"kind": kind}, {"kind": [gettext("可选：nat、antigen、antibody")]})
     pooled = len(members) > 1 if pooled is None else pooled
     if not pooled and len(members) != 1:
-        raise ServiceError(f"单管样本必须恰好 1 人，实为 {len(members)} 人", {"members": ["单管只能 1 人"]})
+        raise ServiceError(gettext("单管样本必须恰好 1 人，实为 %(n)d 人") % {"n": len(members)},
+                           {"members": [gettext("单管只能 1 人")]})
     try:
         rules.check_pool([p.pk for p in members], pool_size)
     except ValueError as exc:
-        raise ServiceError(f"管码 {tube_code}：{exc}", {"members": [str(exc)]}) from None
+        raise ServiceError(gettext("管码 %(code)s：%(error)s") % {"code": tube_code, "error": worded(exc)},
+                           {"members": [worded(exc)]}) from None
     strangers = [p.name for p in members if p.organization_id != organization.pk]
     if strangers:
-        raise ServiceError(f"管码 {tube_code}：{'、'.join(strangers)} 不属于本单位", {"members": ["人员不属于本单位"]})
+        raise ServiceError(gettext("管码 %(code)s：%(people)s 不属于本单位") % {"code": tube_code, "people": listed(strangers)},
+                           {"members": [gettext("人员不属于本单位")]})
     if Sample.objects.filter(tube_code=tube_code).exists():
-        raise ServiceError(f"管码 {tube_code} 已登记，不能重复使用", {"tube_code": ["管码已登记"]})
+        raise ServiceError(gettext("管码 %(code)s 已登记，不能重复使用") % {"code": tube_code},
+                           {"tube_code": [gettext("管码已登记")]})
     if sampled_at is not None and sampled_at > timezone.now() + dt.timedelta(minutes=10):
-        raise ServiceError(f"管码 {tube_code}：采样时间 {timezone.localtime(sampled_at):%Y-%m-%d %H:%M} 晚于现在",
-                           {"sampled_at": ["采样时间不能晚于现在"]})
+        at = f"{timezone.localtime(sampled_at):%Y-%m-%d %H:%M}"
+        raise ServiceError(gettext("管码 %(code)s：采样时间 %(at)s 晚于现在") % {"code": tube_code, "at": at},
+                           {"sampled_at": [gettext("采样时间不能晚于现在")]})
     sampled_at = sampled_at or timezone.now()
     sample = Sample.objects.create(
         organization=organization, tube_code=tube_code, kind=kind, pooled=pooled, sampled_at=sampled_at,
@@ -233,6 +252,31 @@ class ResultRow:
     lab: str = ""
 
 
+def row_error_line(error: dict[str, Any]) -> str:
+    """'第 17 行，身份证号：…' for an error {"row", "column", "message"} (the message already worded)."""
+    return gettext("第 %(row)d 行，%(column)s：%(message)s") % {
+        "row": error["row"], "column": COLUMN_LABELS.get(error["column"], error["column"]), "message": error["message"]}
+
+
+def nothing_saved(errors: Sequence[dict[str, Any]], *, numbered: bool = True) -> str:
+    """The refusal of a file or batch with errors: its first problem (with its row number unless `numbered` is
+    False, for a single entry), how many there are, and that nothing was stored."""
+    first = errors[0]
+    problem = row_error_line(first) if numbered else gettext("%(column)s：%(message)s") % {
+        "column": COLUMN_LABELS.get(first["column"], first["column"]), "message": first["message"]}
+    if len(errors) > 1:
+        return gettext("%(problem)s（共 %(n)d 处问题），未保存任何结果") % {"problem": problem, "n": len(errors)}
+    return gettext("%(problem)s，未保存任何结果") % {"problem": problem}
+
+
+class _Refused(ServiceError):
+    """Rows with errors, nothing stored; `errors` keeps them as dicts for `result_record`'s plain message."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(nothing_saved(errors), {"rows": [row_error_line(e) for e in errors]})
+        self.errors = errors
+
+
 @dataclass
 class ApplyReport:
     total: int = 0
@@ -245,7 +289,7 @@ class ApplyReport:
     batch: str = ""
 
     def error_lines(self) -> list[str]:
-        return [f"第 {e['row']} 行，{e['column']}：{e['message']}" for e in self.errors]
+        return [row_error_line(e) for e in self.errors]
 
 
 def _norm_result(value: str) -> str | None:
@@ -311,31 +355,33 @@ def validate_results(organization: Organization, rows: Sequence[ResultRow]) -> t
         bad = False
         result = _norm_result(row.result)
         if result is None:
-            err(row, "结果", f"无法识别的结果“{row.result}”，应为 阴性、阳性 或 无效")
+            err(row, "结果", gettext("无法识别的结果“%(value)s”，应为 阴性、阳性 或 无效") % {"value": row.result})
             bad = True
         reported_at = row.reported_at or now
         if row.reported_at and row.reported_at > latest:
-            err(row, "报告时间", f"报告时间 {timezone.localtime(row.reported_at):%Y-%m-%d %H:%M} 晚于现在")
+            err(row, "报告时间", gettext("报告时间 %(at)s 晚于现在") % {
+                "at": f"{timezone.localtime(row.reported_at):%Y-%m-%d %H:%M}"})
             bad = True
         code = row.tube_code.strip()
         if code:
             s = samples.get(code)
             if s is None or s["organization_id"] != org_pk:
                 # Another organisation's tube looks exactly like an unknown one: nothing leaks across tenants.
-                err(row, "管码", f"未知的管码 {code}")
+                err(row, "管码", gettext("未知的管码 %(code)s") % {"code": code})
                 continue
             if s["result__id"] is not None:
-                err(row, "管码", f"管码 {code} 已有检测结果，不能重复录入")
+                err(row, "管码", gettext("管码 %(code)s 已有检测结果，不能重复录入") % {"code": code})
                 continue
             if code in seen_codes:
-                err(row, "管码", f"管码 {code} 在本批中重复出现")
+                err(row, "管码", gettext("管码 %(code)s 在本批中重复出现") % {"code": code})
                 continue
             kind = KIND_WORDS.get((row.kind or "").strip().lower(), "") if row.kind else s["kind"]
             if row.kind and kind != s["kind"]:
-                err(row, "检测类型", f"管码 {code} 登记为 {s['kind']}，结果却是 {row.kind}")
+                err(row, "检测类型", gettext("管码 %(code)s 登记为 %(registered)s，结果却是 %(kind)s") % {
+                    "code": code, "registered": s["kind"], "kind": row.kind})
                 bad = True
             if row.sampled_at and reported_at.timestamp() < s["sampled_ts"]:
-                err(row, "报告时间", "报告时间早于采样时间")
+                err(row, "报告时间", gettext("报告时间早于采样时间"))
                 bad = True
             seen_codes.add(code)
             if not bad:
@@ -347,25 +393,25 @@ def validate_results(organization: Organization, rows: Sequence[ResultRow]) -> t
         if row.id_number.strip():
             person_id = by_hash.get(crypto.lookup_hash(row.id_number))
             if person_id is None:
-                err(row, "身份证号", f"本单位没有证件号码为 {crypto.mask_id_number(row.id_number)} 的人员")
+                err(row, "身份证号", gettext("本单位没有证件号码为 %(id)s 的人员") % {"id": crypto.mask_id_number(row.id_number)})
                 continue
         elif row.person_id:
             if row.person_id not in known_people:
-                err(row, "人员", f"未知的人员编号 {row.person_id}")
+                err(row, "人员", gettext("未知的人员编号 %(id)s") % {"id": row.person_id})
                 continue
             person_id = row.person_id
         else:
-            err(row, "管码", "管码和身份证号至少填写一项")
+            err(row, "管码", gettext("管码和身份证号至少填写一项"))
             continue
         kind = KIND_WORDS.get((row.kind or "nat").strip().lower())
         if kind is None:
-            err(row, "检测类型", f"未知的检测类型“{row.kind}”")
+            err(row, "检测类型", gettext("未知的检测类型“%(kind)s”") % {"kind": row.kind})
             continue
         if row.sampled_at is None:
-            err(row, "采样时间", "按身份证号录入结果时采样时间必填")
+            err(row, "采样时间", gettext("按身份证号录入结果时采样时间必填"))
             continue
         if reported_at < row.sampled_at:
-            err(row, "报告时间", "报告时间早于采样时间")
+            err(row, "报告时间", gettext("报告时间早于采样时间"))
             continue
         if not bad:
             resolved.append({"row": row, "sample_id": None, "pooled": False, "kind": kind, "result": result,
@@ -418,9 +464,7 @@ def results_apply(*, organization: Organization, rows: Sequence[ResultRow], acto
     report = ApplyReport(total=len(rows))
     resolved, report.errors = validate_results(organization, rows)
     if report.errors and not valid_only:
-        first = report.error_lines()[0]
-        more = f"（共 {len(report.errors)} 处问题）" if len(report.errors) > 1 else ""
-        raise ServiceError(f"{first}{more}，未保存任何结果", {"rows": report.error_lines()})
+        raise _Refused(report.errors)
     if not resolved:
         return report
     batch = uuid.uuid4().hex
@@ -442,8 +486,9 @@ def results_apply(*, organization: Organization, rows: Sequence[ResultRow], acto
         taken = set(Sample.objects.filter(tube_code__in=codes).values_list("tube_code", flat=True))
         dupes = taken | {c for c, n in Counter(codes).items() if n > 1}
         if dupes:
-            raise ServiceError(f"同一人同一采样时间已有样本（{'、'.join(sorted(dupes)[:3])}），未保存任何结果",
-                               {"rows": [f"样本 {c} 已存在" for c in sorted(dupes)[:20]]})
+            raise ServiceError(gettext("同一人同一采样时间已有样本（%(codes)s），未保存任何结果")
+                               % {"codes": listed(sorted(dupes)[:3])},
+                               {"rows": [gettext("样本 %(code)s 已存在") % {"code": c} for c in sorted(dupes)[:20]]})
         Sample.objects.bulk_create(new_samples, batch_size=5000)
         SampleMember.objects.bulk_create(
             [SampleMember(sample=s, person_id=r["new"][0]) for s, r in zip(new_samples, fresh, strict=True)],
@@ -561,16 +606,16 @@ def result_record(*, organization: Organization, actor: Any, result: str, tube_c
                     sampled_at=sampled_at, reported_at=reported_at, lab=lab)
     try:
         return results_apply(organization=organization, rows=[row], actor=actor)
-    except ServiceError as exc:
+    except _Refused as exc:
         # A single entry has no "row 1": give the plain message.
-        raise ServiceError(exc.message.removeprefix("第 1 行，"), exc.field_errors) from None
+        raise ServiceError(nothing_saved(exc.errors, numbered=False), exc.field_errors) from None
 
 
 @transaction.atomic
 def finding_mark(*, finding: PositiveFinding, status: str, actor: Any) -> PositiveFinding:
     """Tracing (or the office) marks a finding handled: case_proposed when a case was opened from it, or closed."""
     if status not in PositiveFinding.Status.values:
-        raise ServiceError(f"未知的状态“{status}”")
+        raise ServiceError(gettext("未知的状态“%(status)s”") % {"status": status})
     old = finding.status
     finding.status = status
     finding.save(update_fields=["status"])
@@ -609,28 +654,31 @@ def check_post_assignment(person: Person, post_category: str | None) -> None:
     if post_category in rules.RESTRICTED_POSTS and not rules.vaccinated_for_post(
         _doses(person), complete_doses=complete_doses()
     ):
-        raise ServiceError("未完成疫苗接种的人员不能安排到进口冷链/发热门诊岗位",
-                           {"post_category": ["未完成疫苗接种"]})
+        raise ServiceError(gettext("未完成疫苗接种的人员不能安排到进口冷链/发热门诊岗位"),
+                           {"post_category": [gettext("未完成疫苗接种")]})
 
 
 @transaction.atomic
 def vaccination_record(*, person: Person, dose_number: int, product: str, vaccinated_on: dt.date, actor: Any,
                        manufacturer: str = "", site: str = "") -> Vaccination:
     if not (product or "").strip():
-        raise ServiceError(f"{person.name}：疫苗名称必填", {"product": ["必填"]})
+        raise ServiceError(gettext("%(person)s：疫苗名称必填") % {"person": person.name}, {"product": [gettext("必填")]})
     if vaccinated_on > timezone.localdate():
-        raise ServiceError(f"{person.name}：接种日期 {vaccinated_on} 晚于今天", {"vaccinated_on": ["不能晚于今天"]})
+        raise ServiceError(gettext("%(person)s：接种日期 %(day)s 晚于今天") % {"person": person.name, "day": vaccinated_on},
+                           {"vaccinated_on": [gettext("不能晚于今天")]})
     # Lock the person's summary so two entries of the same dose cannot both pass the order check.
     state, _ = VaccinationState.objects.select_for_update().get_or_create(person=person)
     existing = list(Vaccination.objects.filter(person=person).values_list("dose_number", "vaccinated_on"))
     try:
         rules.check_dose([n for n, _d in existing], dose_number)
     except ValueError as exc:
-        raise ServiceError(f"{person.name}：{exc}", {"dose_number": [str(exc)]}) from None
+        raise ServiceError(gettext("%(person)s：%(error)s") % {"person": person.name, "error": worded(exc)},
+                           {"dose_number": [worded(exc)]}) from None
     earlier = [d for n, d in existing if n < dose_number and d > vaccinated_on]
     if earlier:
-        raise ServiceError(f"{person.name}：第 {dose_number} 剂的接种日期早于前一剂（{max(earlier)}）",
-                           {"vaccinated_on": ["早于前一剂"]})
+        raise ServiceError(gettext("%(person)s：第 %(dose)s 剂的接种日期早于前一剂（%(earlier)s）")
+                           % {"person": person.name, "dose": dose_number, "earlier": max(earlier)},
+                           {"vaccinated_on": [gettext("早于前一剂")]})
     record = Vaccination.objects.create(
         organization_id=person.organization_id, person=person, dose_number=dose_number, product=product.strip(),
         manufacturer=manufacturer.strip(), vaccinated_on=vaccinated_on, site=site.strip(),
@@ -651,7 +699,7 @@ def vaccination_record(*, person: Person, dose_number: int, product: str, vaccin
 def contraindication_record(*, person: Person, reason: str, actor: Any, until: dt.date | None = None
                             ) -> Contraindication:
     if not (reason or "").strip():
-        raise ServiceError(f"{person.name}：禁忌原因必填", {"reason": ["必填"]})
+        raise ServiceError(gettext("%(person)s：禁忌原因必填") % {"person": person.name}, {"reason": [gettext("必填")]})
     row = Contraindication.objects.create(
         organization_id=person.organization_id, person=person, reason=reason.strip()[:200], until=until,
         entered_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -687,18 +735,18 @@ def vaccinations_import(*, organization: Organization, rows: Iterable[Vaccinatio
 
         person = people.get(crypto.lookup_hash(r.id_number)) if r.id_number.strip() else None
         if person is None:
-            err("身份证号", "身份证号必填" if not r.id_number.strip() else
-                f"本单位没有证件号码为 {crypto.mask_id_number(r.id_number)} 的人员")
+            err("身份证号", gettext("身份证号必填") if not r.id_number.strip() else
+                gettext("本单位没有证件号码为 %(id)s 的人员") % {"id": crypto.mask_id_number(r.id_number)})
             continue
         try:
             dose = int(float(r.dose_number))
         except ValueError:
-            err("剂次", f"剂次应为数字，实为“{r.dose_number}”")
+            err("剂次", gettext("剂次应为数字，实为“%(value)s”") % {"value": r.dose_number})
             continue
         try:
             on = dt.date.fromisoformat(r.vaccinated_on[:10])
         except ValueError:
-            err("接种日期", f"日期格式应为 YYYY-MM-DD，实为“{r.vaccinated_on}”")
+            err("接种日期", gettext("日期格式应为 YYYY-MM-DD，实为“%(value)s”") % {"value": r.vaccinated_on})
             continue
         parsed.append((r, person, dose, on))
     # Order rows per person by dose so a file listing dose 2 before dose 1 still imports.

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from fangkong.core import crypto
@@ -29,7 +29,9 @@ from fangkong.testing import forms, importing, rules, selectors, services
 from fangkong.testing.models import Contraindication, TestProgram
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STATUS_LABELS = {"none": _lazy("未接种"), "partial": _lazy("未全程"), "complete": _lazy("已全程"), "booster": _lazy("已加强")}
+# gettext_lazy by its own name: makemessages does not know an alias such as _lazy, and would not extract these.
+STATUS_LABELS = {"none": gettext_lazy("未接种"), "partial": gettext_lazy("未全程"), "complete": gettext_lazy("已全程"),
+                 "booster": gettext_lazy("已加强")}
 
 
 def _org_id(request: HttpRequest) -> int | None:
@@ -174,7 +176,7 @@ def _members(org: Organization, user: Any, text: str) -> list[Person]:
         else:
             found.append(person)
     if unknown:
-        message = f"本单位找不到这些人员：{'、'.join(unknown)}"
+        message = _("本单位找不到这些人员：%(people)s") % {"people": services.listed(unknown)}
         raise ServiceError(message, {"members": [message]})
     return found
 

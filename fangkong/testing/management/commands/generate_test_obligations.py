@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.tenancy.models import Organization
 from fangkong.testing.services import programs_generate
@@ -22,12 +23,12 @@ class Command(BaseCommand):
         try:
             day = date.fromisoformat(opts["date"]) if opts.get("date") else timezone.localdate()
         except ValueError:
-            raise CommandError(f"日期格式应为 YYYY-MM-DD：{opts['date']}") from None
+            raise CommandError(gettext("日期格式应为 YYYY-MM-DD：%(value)s") % {"value": opts["date"]}) from None
         org = None
         if opts.get("organization"):
             org = Organization.objects.filter(pk=opts["organization"]).first()
             if org is None:
-                raise CommandError(f"单位 {opts['organization']} 不存在")
+                raise CommandError(gettext("单位 %(id)s 不存在") % {"id": opts["organization"]})
         started = time.perf_counter()
         created = programs_generate(day=day, organization=org)
         self.stdout.write(f"{day}: {created} new test obligations in {time.perf_counter() - started:.2f} s")
