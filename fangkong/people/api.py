@@ -4,6 +4,7 @@ from datetime import date
 from typing import Any, Literal
 
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
@@ -136,7 +137,7 @@ def create_person(request: HttpRequest, data: PersonIn) -> Status:
         if org_id is None and orgs.count() == 1:
             org_id = orgs.get().pk
         if org_id is None:
-            raise HttpError(400, "organization_id 必填")
+            raise HttpError(400, gettext("organization_id 必填"))
     else:
         org_id = data.organization_id
     org = orgs.filter(pk=org_id).first()
@@ -154,7 +155,7 @@ def get_person(request: HttpRequest, person_id: int, unmasked: bool = False) -> 
         raise Http404
     if unmasked:
         if not Person.objects.visible_to(request.user, "people.unmask").filter(pk=person.pk).exists():
-            raise HttpError(403, "没有查看完整证件号码的权限")
+            raise HttpError(403, gettext("没有查看完整证件号码的权限"))
         services.person_unmask(person=person, actor=request.user, field="id_number")
         services.person_unmask(person=person, actor=request.user, field="phone")
     return person_out(person, unmasked=unmasked)

@@ -17,11 +17,13 @@ from typing import IO, Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from fangkong.core import crypto
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
 from fangkong.core.fields import EncryptedTextField
+from fangkong.core.rule_errors import RuleError, gettext_noop, worded
 from fangkong.geo.models import Region
 from fangkong.people import rules
 from fangkong.people.models import Person
@@ -151,8 +153,8 @@ def _openpyxl_rows(source: str | Path | IO[bytes]) -> Iterator[tuple[Any, ...]]:
 
 
 def _unreadable(exc: Exception) -> ServiceError:
-    return ServiceError(f"无法读取文件：请上传 .xlsx 格式的 Excel 文件（{type(exc).__name__}）",
-                        {"file": ["请上传 .xlsx 格式的 Excel 文件"]})
+    return ServiceError(gettext("无法读取文件：请上传 .xlsx 格式的 Excel 文件（%(kind)s）") % {"kind": type(exc).__name__},
+                        {"file": [gettext("请上传 .xlsx 格式的 Excel 文件")]})
 
 
 def parse_workbook(source: str | Path | IO[bytes]) -> RawSheet:
@@ -160,7 +162,7 @@ def parse_workbook(source: str | Path | IO[bytes]) -> RawSheet:
     rows_iter = _sheet_rows(source)
     header_row = next(rows_iter, None)
     if header_row is None:
-        raise ServiceError("文件是空的：第 1 行应为表头", {"file": ["文件是空的"]})
+        raise ServiceError(gettext("文件是空的：第 1 行应为表头"), {"file": [gettext("文件是空的")]})
     columns: list[tuple[int, str]] = []
     seen: set[str] = set()
     for index, value in enumerate(header_row):
@@ -171,9 +173,10 @@ def parse_workbook(source: str | Path | IO[bytes]) -> RawSheet:
             seen.add(name)
     missing = [h for h in REQUIRED if h not in seen]
     if missing:
+        names = gettext("、").join(missing)
         raise ServiceError(
-            f"第 1 行，表头：缺少必填列 {'、'.join(missing)}（请使用导入模板）",
-            {"file": [f"缺少必填列：{'、'.join(missing)}"]},
+            gettext("第 1 行，表头：缺少必填列 %(columns)s（请使用导入模板）") % {"columns": names},
+            {"file": [gettext("缺少必填列：%(columns)s") % {"columns": names}]},
         )
     rows: list[tuple[int, dict[str, str]]] = []
     for number, values in enumerate(rows_iter, start=2):
@@ -207,7 +210,28 @@ class Validation:
                 "invalid": self.invalid_rows}
 
     def error_lines(self) -> list[str]:
-        return [f"第 {e['row']} 行，{e['column']}：{e['message']}" for e in self.errors]
+        return error_lines(self.errors)
+
+
+def error_lines(errors: list[dict[str, Any]]) -> list[str]:
+    """The problems of a file as lines ('第 17 行，身份证号：…'), in the reader's language.
+
+    A problem is stored with its Chinese sentence ("message") and, when the sentence has values, its template and
+    values ("msgid", "params"), so it is worded when read, whatever language the check ran in. The column is the
+    template's header, as it stands in the file."""
+    line = gettext("第 %(row)d 行，%(column)s：%(error)s")
+    return [line % {"row": e["row"], "column": e["column"], "error": error_text(e)} for e in errors]
+
+
+def error_text(error: dict[str, Any]) -> str:
+    if "msgid" in error:
+        return worded(RuleError(error["msgid"], **_listed(error["params"], gettext("、"))))
+    return gettext(error["message"]) if error["message"] else ""
+
+
+def _listed(params: dict[str, Any], separator: str) -> dict[str, Any]:
+    """A list among the values (the rows an ID number repeats on) as text, joined the way the language lists."""
+    return {k: separator.join(str(x) for x in v) if isinstance(v, list) else v for k, v in params.items()}
 
 
 class _Regions:
@@ -238,9 +262,21 @@ def validate_rows(
     candidates: list[ValidRow] = []
     row_hashes: list[tuple[int, str]] = []  # every row with a well-formed ID, valid elsewhere or not
 
-    def fail(row: int, column: str, message: str) -> None:
-        errors.append({"row": row, "column": column, "message": message})
+    def fail(row: int, column: str, message: str, **params: Any) -> None:
+        """`message` is a template marked by gettext_noop (or a rule's error); the Chinese sentence is stored, with
+        the template and the values when there are any, for error_lines() to word it in the reader's language."""
+        error: dict[str, Any] = {"row": row, "column": column,
+                                 "message": message % _listed(params, "、") if params else message}
+        if params:
+            error.update(msgid=message, params=params)
+        errors.append(error)
         bad_rows.add(row)
+
+    def refuse(row: int, column: str, exc: ValueError) -> None:
+        if isinstance(exc, RuleError):
+            fail(row, column, exc.message, **exc.params)
+        else:
+            fail(row, column, str(exc))
 
     for position, (row, cells) in enumerate(sheet.rows, start=1):
         values: dict[str, Any] = {}
@@ -252,13 +288,13 @@ def validate_rows(
                 sort_keys[name] = rules.name_sort_key(name)
             values["name_sort"] = sort_keys[name]
         except ValueError as e:
-            fail(row, "姓名", str(e))
+            refuse(row, "姓名", e)
         id_type = "resident_id"
         if text := cells.get("证件类型", ""):
             if text in id_types:
                 id_type = id_types[text]
             else:
-                fail(row, "证件类型", f"未知的证件类型“{text}”（见“说明”表）")
+                fail(row, "证件类型", gettext_noop("未知的证件类型“%(text)s”（见“说明”表）"), text=text)
         values["id_type"] = id_type
         info = None
         try:
@@ -269,12 +305,12 @@ def validate_rows(
             )
             row_hashes.append((row, values["id_number_hash"]))
         except ValueError as e:
-            fail(row, "身份证号", str(e))
+            refuse(row, "身份证号", e)
         if text := cells.get("性别", ""):
             if text in genders:
                 values["gender"] = genders[text]
             else:
-                fail(row, "性别", f"性别应为 男、女 或 未知，实为“{text}”")
+                fail(row, "性别", gettext_noop("性别应为 男、女 或 未知，实为“%(text)s”"), text=text)
         if info is not None and info.gender and values.get("gender", "unknown") == "unknown":
             values["gender"] = info.gender
         if text := cells.get("手机号", ""):
@@ -282,32 +318,33 @@ def validate_rows(
                 phone = rules.check_phone(text)
                 values.update(phone=phone, phone_hash=crypto.lookup_hash(phone), phone_masked=crypto.mask_phone(phone))
             except ValueError as e:
-                fail(row, "手机号", str(e))
+                refuse(row, "手机号", e)
         if text := cells.get("人员类别", ""):
             if text in kinds:
                 values["kind"] = kinds[text]
             else:
-                fail(row, "人员类别", f"未知的人员类别“{text}”（见“说明”表）")
+                fail(row, "人员类别", gettext_noop("未知的人员类别“%(text)s”（见“说明”表）"), text=text)
         if text := cells.get("部门", ""):
             path = "/".join(part.strip() for part in re.split(r"[/／>]", text) if part.strip())
             unit = units.get(path)
             if unit is None:
-                fail(row, "部门", f"本单位没有部门“{text}”（按“一车间/一班”的路径填写，见“说明”表）")
+                fail(row, "部门", gettext_noop("本单位没有部门“%(text)s”（按“一车间/一班”的路径填写，见“说明”表）"), text=text)
             else:
                 values["unit_id"] = unit.pk
         if text := cells.get("居住地区划", ""):
             region = regions(text)
             if region is None:
-                fail(row, "居住地区划", f"未知的行政区划“{text}”（填写代码或名称，如 140428 或 山西省长治市长子县）")
+                fail(row, "居住地区划", gettext_noop("未知的行政区划“%(text)s”（填写代码或名称，如 140428 或 山西省长治市长子县）"),
+                     text=text)
             else:
                 values["residence_region_id"] = region.pk
         if text := cells.get("居住地址", ""):
             if len(text) > MAX_ADDRESS:
-                fail(row, "居住地址", f"不能超过 {MAX_ADDRESS} 个字符")
+                fail(row, "居住地址", gettext_noop("不能超过 %(n)d 个字符"), n=MAX_ADDRESS)
             values["address"] = text
         if text := cells.get("宿舍", ""):
             if len(text) > MAX_DORMITORY:
-                fail(row, "宿舍", f"不能超过 {MAX_DORMITORY} 个字符")
+                fail(row, "宿舍", gettext_noop("不能超过 %(n)d 个字符"), n=MAX_DORMITORY)
             values["dormitory"] = text
         if len(errors) == problems_before:
             candidates.append(ValidRow(row, values, None))
@@ -322,8 +359,8 @@ def validate_rows(
     for group in by_hash.values():
         if len(group) > 1:
             for row in group:
-                others = "、".join(str(o) for o in group if o != row)
-                fail(row, "身份证号", f"与第 {others} 行的证件号码重复")
+                others = [o for o in group if o != row]
+                fail(row, "身份证号", gettext_noop("与第 %(rows)s 行的证件号码重复"), rows=others)
     valid = [c for c in candidates if c.row not in bad_rows]
 
     # One query for the organisation's people, with the plain columns (the encrypted ones are compared through

@@ -162,7 +162,8 @@ class ImportJob(TimeStampedModel):
     processed = models.PositiveIntegerField(_("已处理"), default=0)
     # {"new": n, "updated": n, "invalid": n} after validation; {"created": n, "updated": n, "skipped": n} after commit.
     counts = models.JSONField(_("统计"), default=dict, blank=True)
-    # [{"row": 17, "column": "身份证号", "message": "..."}] with Excel row numbers (the header is row 1).
+    # [{"row": 17, "column": "身份证号", "message": "..."}] with Excel row numbers (the header is row 1); the Chinese
+    # message, plus "msgid" and "params" when it has values, so error_lines() words it in the reader's language.
     errors = models.JSONField(_("问题"), default=list, blank=True)
     message = models.TextField(_("说明"), blank=True, default="")
     committed_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
@@ -186,4 +187,7 @@ class ImportJob(TimeStampedModel):
         return int(self.processed * 100 / self.total) if self.total else 0
 
     def error_lines(self) -> list[str]:
-        return [f"第 {e['row']} 行，{e['column']}：{e['message']}" for e in self.errors]
+        """The problems found, one line each, in the reader's language."""
+        from fangkong.people.importing import error_lines
+
+        return error_lines(self.errors)

@@ -14,6 +14,8 @@ from stdnum import exceptions as stdnum_exc
 from stdnum import numdb
 from stdnum.cn import ric
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
+
 RESIDENT_ID = "resident_id"
 _RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -28,28 +30,28 @@ class IdInfo:
 
 
 def check_id_number(id_type: str, value: str) -> IdInfo:
-    """Normalise and validate an ID number. Raises ValueError with a message a clerk can act on."""
+    """Normalise and validate an ID number. Raises RuleError (a ValueError) with a message a clerk can act on."""
     number = "".join(str(value or "").split()).upper()
     if not number:
-        raise ValueError("证件号码不能为空")
+        raise RuleError(gettext_noop("证件号码不能为空"))
     if id_type != RESIDENT_ID:
         if not re.fullmatch(r"[A-Z0-9()\-]{5,30}", number):
-            raise ValueError("证件号码只能包含字母和数字（5–30 位）")
+            raise RuleError(gettext_noop("证件号码只能包含字母和数字（5–30 位）"))
         return IdInfo(number, None, None)
     if len(number) != 18:
-        raise ValueError(f"身份证号应为 18 位，实为 {len(number)} 位")
+        raise RuleError(gettext_noop("身份证号应为 18 位，实为 %(n)d 位"), n=len(number))
     if not _RESIDENT_ID.fullmatch(number):
-        raise ValueError("身份证号格式不正确：前 17 位应为数字，最后一位为数字或 X")
+        raise RuleError(gettext_noop("身份证号格式不正确：前 17 位应为数字，最后一位为数字或 X"))
     if ric.calc_check_digit(number) != number[17]:
-        raise ValueError("身份证号校验位不正确")
+        raise RuleError(gettext_noop("身份证号校验位不正确"))
     try:
         birth = ric.get_birth_date(number)
     except stdnum_exc.ValidationError:
-        raise ValueError("身份证号中的出生日期无效") from None
+        raise RuleError(gettext_noop("身份证号中的出生日期无效")) from None
     if not _known_region(number[:6]):
-        raise ValueError(f"身份证号前 6 位“{number[:6]}”不是有效的行政区划代码")
+        raise RuleError(gettext_noop("身份证号前 6 位“%(code)s”不是有效的行政区划代码"), code=number[:6])
     if birth > date.today():
-        raise ValueError("身份证号中的出生日期晚于今天")
+        raise RuleError(gettext_noop("身份证号中的出生日期晚于今天"))
     gender = "male" if int(number[16]) % 2 == 1 else "female"
     return IdInfo(number, birth, gender)
 
@@ -70,16 +72,16 @@ def check_phone(value: str) -> str:
     if not phone:
         return ""
     if not (_MOBILE.match(phone) or _LANDLINE.match(phone)):
-        raise ValueError("手机号应为 11 位数字（以 1 开头），或带区号的固定电话")
+        raise RuleError(gettext_noop("手机号应为 11 位数字（以 1 开头），或带区号的固定电话"))
     return phone
 
 
 def check_name(value: str) -> str:
     name = " ".join(str(value or "").split())
     if not name:
-        raise ValueError("姓名不能为空")
+        raise RuleError(gettext_noop("姓名不能为空"))
     if len(name) > 64:
-        raise ValueError("姓名不能超过 64 个字符")
+        raise RuleError(gettext_noop("姓名不能超过 64 个字符"))
     return name
 
 

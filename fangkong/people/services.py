@@ -6,10 +6,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, gettext_lazy
 
 from fangkong.core import crypto
 from fangkong.core.audit import audit_record, diff
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import worded
 from fangkong.geo.models import Region
 from fangkong.people import rules
 from fangkong.people.models import Person
@@ -20,8 +22,9 @@ EDITABLE = (
     "no_home_conditions", "post_category", "past_case", "discharged_on", "arrived_from_abroad_released", "user",
 )
 _LABELS = {
-    "name": "姓名", "id_number": "证件号码", "phone": "手机号", "unit": "部门", "residence_region": "居住地区划",
-    "kind": "人员类别", "gender": "性别", "id_type": "证件类型",
+    "name": gettext_lazy("姓名"), "id_number": gettext_lazy("证件号码"), "phone": gettext_lazy("手机号"),
+    "unit": gettext_lazy("部门"), "residence_region": gettext_lazy("居住地区划"), "kind": gettext_lazy("人员类别"),
+    "gender": gettext_lazy("性别"), "id_type": gettext_lazy("证件类型"),
 }
 
 
@@ -31,7 +34,8 @@ POST_ASSIGNMENT_CHECKS: list[Callable[[Person, str | None], None]] = []
 
 
 def _fail(field: str, message: str) -> ServiceError:
-    return ServiceError(f"{_LABELS.get(field, field)}：{message}", {field: [message]})
+    return ServiceError(gettext("%(field)s：%(error)s") % {"field": _LABELS.get(field, field), "error": message},
+                        {field: [message]})
 
 
 def clean_person_values(organization: Organization, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -39,27 +43,29 @@ def clean_person_values(organization: Organization, values: Mapping[str, Any]) -
     out: dict[str, Any] = {}
     unknown = set(values) - set(EDITABLE)
     if unknown:
-        raise ServiceError(f"未知字段：{', '.join(sorted(unknown))}", {k: ["未知字段"] for k in unknown})
+        raise ServiceError(gettext("未知字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))},
+                           {k: [gettext("未知字段")] for k in unknown})
     if "name" in values:
         try:
             out["name"] = rules.check_name(values["name"])
         except ValueError as e:
-            raise _fail("name", str(e)) from None
+            raise _fail("name", worded(e)) from None
         out["name_sort"] = rules.name_sort_key(out["name"])
     if "kind" in values and values["kind"] not in Person.Kind.values:
-        raise _fail("kind", f"未知的人员类别“{values['kind']}”，可选：{', '.join(Person.Kind.values)}")
+        raise _fail("kind", gettext("未知的人员类别“%(kind)s”，可选：%(choices)s")
+                    % {"kind": values["kind"], "choices": ", ".join(Person.Kind.values)})
     if "gender" in values and values["gender"] not in Person.Gender.values:
-        raise _fail("gender", "性别应为 male、female 或 unknown")
+        raise _fail("gender", gettext("性别应为 male、female 或 unknown"))
     if "post_category" in values and values["post_category"] not in (None, "", *Person.PostCategory.values):
-        raise _fail("post_category", f"可选：{', '.join(Person.PostCategory.values)}")
+        raise _fail("post_category", gettext("可选：%(choices)s") % {"choices": ", ".join(Person.PostCategory.values)})
     id_type = values.get("id_type", Person.IdType.RESIDENT_ID)
     if id_type not in Person.IdType.values:
-        raise _fail("id_type", f"未知的证件类型“{id_type}”")
+        raise _fail("id_type", gettext("未知的证件类型“%(id_type)s”") % {"id_type": id_type})
     if "id_number" in values:
         try:
             info = rules.check_id_number(id_type, values["id_number"])
         except ValueError as e:
-            raise _fail("id_number", str(e)) from None
+            raise _fail("id_number", worded(e)) from None
         out.update(
             id_number=info.number,
             id_number_hash=crypto.lookup_hash(info.number),
@@ -72,7 +78,7 @@ def clean_person_values(organization: Organization, values: Mapping[str, Any]) -
         try:
             phone = rules.check_phone(values["phone"])
         except ValueError as e:
-            raise _fail("phone", str(e)) from None
+            raise _fail("phone", worded(e)) from None
         out.update(
             phone=phone,
             phone_hash=crypto.lookup_hash(phone) if phone else "",
@@ -83,16 +89,16 @@ def clean_person_values(organization: Organization, values: Mapping[str, Any]) -
         if isinstance(unit, int):
             unit = Unit.objects.filter(pk=unit, organization=organization).first()
             if unit is None:
-                raise _fail("unit", "部门不存在或不属于本单位")
+                raise _fail("unit", gettext("部门不存在或不属于本单位"))
         if unit is not None and unit.organization_id != organization.pk:
-            raise _fail("unit", "部门不属于本单位")
+            raise _fail("unit", gettext("部门不属于本单位"))
         out["unit"] = unit
     if "residence_region" in values:
         region = values["residence_region"]
         if isinstance(region, str) and region:
             region = Region.objects.filter(code=region).first()
             if region is None:
-                raise _fail("residence_region", f"未知的行政区划代码：{values['residence_region']}")
+                raise _fail("residence_region", gettext("未知的行政区划代码：%(code)s") % {"code": values["residence_region"]})
         out["residence_region"] = region or None
     for key in ("gender", "kind", "id_type", "address", "dormitory", "no_home_conditions", "post_category",
                 "past_case", "discharged_on", "arrived_from_abroad_released", "user"):
@@ -109,16 +115,16 @@ def _audit_scope(person: Person) -> dict[str, Any]:
 def person_create(*, organization: Organization, actor: Any, **values: Any) -> Person:
     for required in ("name", "id_number"):
         if not values.get(required):
-            raise _fail(required, "必填")
+            raise _fail(required, gettext("必填"))
     cleaned = clean_person_values(organization, values)
     if Person.objects.filter(organization=organization, id_number_hash=cleaned["id_number_hash"]).exists():
-        raise _fail("id_number", "本单位已有相同证件号码的人员")
+        raise _fail("id_number", gettext("本单位已有相同证件号码的人员"))
     person = Person(organization=organization, **cleaned)
     try:
         with transaction.atomic():
             person.save()
     except IntegrityError:
-        raise _fail("id_number", "本单位已有相同证件号码的人员") from None
+        raise _fail("id_number", gettext("本单位已有相同证件号码的人员")) from None
     audit_record(
         actor=actor, action="person.create", obj=person, **_audit_scope(person),
         changes=diff({}, {k: v for k, v in cleaned.items() if k in EDITABLE}),
@@ -137,7 +143,7 @@ def person_update(*, person: Person, actor: Any, **values: Any) -> Person:
     if "id_number_hash" in cleaned and cleaned["id_number_hash"] != person.id_number_hash:
         clash = Person.objects.filter(organization_id=person.organization_id, id_number_hash=cleaned["id_number_hash"])
         if clash.exclude(pk=person.pk).exists():
-            raise _fail("id_number", "本单位已有相同证件号码的人员")
+            raise _fail("id_number", gettext("本单位已有相同证件号码的人员"))
     old = {k: getattr(person, k) for k in cleaned if k in EDITABLE}
     new = {k: v for k, v in cleaned.items() if k in EDITABLE}
     for key, value in cleaned.items():
@@ -167,6 +173,6 @@ def person_archive(*, person: Person, actor: Any, reason: str = "") -> Person:
 def person_unmask(*, person: Person, actor: Any, field: str) -> str:
     """Return a personal value in clear and record who looked at it."""
     if field not in ("id_number", "phone"):
-        raise ServiceError(f"不能查看字段：{field}")
+        raise ServiceError(gettext("不能查看字段：%(field)s") % {"field": field})
     audit_record(actor=actor, action=f"person.unmask.{field}", obj=person, **_audit_scope(person))
     return getattr(person, field)

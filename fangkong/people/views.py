@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -226,7 +226,7 @@ def people_import(request: HttpRequest) -> HttpResponse:
         job.file.save(f"{org.pk}-{timezone.now():%Y%m%d%H%M%S}.xlsx", upload, save=False)
         job.save()
         # Autocommit has written the job: the worker will find it (in tests Huey runs the task right here).
-        tasks.import_validate(job.pk)
+        tasks.import_validate(job.pk, translation.get_language())
         return redirect("people_import_job", pk=job.pk)
     jobs = ImportJob.objects.visible_to(request.user).filter(organization=org).select_related("created_by")[:10]
     return render(request, "people/import.html", {"form": form, "org": org, "jobs": jobs})
@@ -262,7 +262,7 @@ def people_import_commit(request: HttpRequest, pk: int) -> HttpResponse:
     if not started:
         messages.error(request, _("该导入任务当前不能确认（状态：%(s)s）") % {"s": job.get_status_display()})
         return redirect("people_import_job", pk=job.pk)
-    tasks.import_commit(job.pk, request.user.pk)
+    tasks.import_commit(job.pk, request.user.pk, translation.get_language())
     job.refresh_from_db()
     if job.status == ImportJob.Status.DONE:
         messages.success(request, _("导入完成：新增 %(c)s 人，更新 %(u)s 人，跳过 %(s)s 行") % {

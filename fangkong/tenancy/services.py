@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from fangkong.core import authcache
 from fangkong.core.audit import audit_record, diff
@@ -37,7 +38,8 @@ def _set_path(node: Jurisdiction | Unit) -> None:
 def _region(code: str) -> Region:
     region = Region.objects.filter(code=code).first()
     if region is None:
-        raise ServiceError(f"未知的行政区划代码：{code}", {"region": [f"未知的行政区划代码：{code}"]})
+        message = gettext("未知的行政区划代码：%(code)s") % {"code": code}
+        raise ServiceError(message, {"region": [message]})
     return region
 
 
@@ -48,7 +50,8 @@ def _full_clean(obj: Any) -> None:
     except ValidationError as e:
         labels = {f.name: str(f.verbose_name) for f in obj._meta.fields}
         errors = {k: [str(m) for m in v] for k, v in e.message_dict.items()}
-        message = "；".join(f"{labels.get(k, k)}：{' '.join(v)}" for k, v in errors.items())
+        message = gettext("；").join(gettext("%(field)s：%(error)s") % {"field": labels.get(k, k), "error": " ".join(v)}
+                                    for k, v in errors.items())
         raise ServiceError(message, errors) from None
 
 
@@ -58,7 +61,8 @@ def jurisdiction_create(
 ) -> Jurisdiction:
     region = _region(region_code)
     if parent and not region.code.startswith(parent.region_id):
-        raise ServiceError("上级防控办的区划必须包含本区划", {"parent": ["上级防控办的区划必须包含本区划"]})
+        message = gettext("上级防控办的区划必须包含本区划")
+        raise ServiceError(message, {"parent": [message]})
     j = Jurisdiction.objects.create(name=name, region=region, parent=parent, duty_phone=duty_phone)
     _set_path(j)
     audit_record(actor=actor, action="jurisdiction.create", obj=j, jurisdiction_path=j.path)
@@ -91,8 +95,9 @@ def organization_create(
     region = _region(region_code)
     if not region.code.startswith(jurisdiction.region_id):
         raise ServiceError(
-            f"单位所在区划 {region.full_name} 不在 {jurisdiction.name} 的辖区内",
-            {"region": ["单位所在区划必须在属地防控办辖区内"]},
+            gettext("单位所在区划 %(region)s 不在 %(jurisdiction)s 的辖区内")
+            % {"region": region.full_name, "jurisdiction": jurisdiction.name},
+            {"region": [gettext("单位所在区划必须在属地防控办辖区内")]},
         )
     org = Organization(
         name=name, kind=kind, region=region, jurisdiction=jurisdiction, authority=authority, industry=industry,
@@ -114,7 +119,7 @@ def organization_update(*, organization: Organization, actor: Any, **fields: Any
     allowed = {"name", "industry", "address", "contact_phone", "authority", "is_active"}
     unknown = set(fields) - allowed
     if unknown:
-        raise ServiceError(f"不能修改字段：{', '.join(sorted(unknown))}")
+        raise ServiceError(gettext("不能修改字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))})
     old = {k: getattr(organization, k) for k in fields}
     for k, v in fields.items():
         setattr(organization, k, v)
@@ -133,9 +138,11 @@ def unit_create(
     grid_leader: Any = None,
 ) -> Unit:
     if parent and parent.organization_id != organization.pk:
-        raise ServiceError("上级部门必须属于同一单位", {"parent": ["上级部门必须属于同一单位"]})
+        message = gettext("上级部门必须属于同一单位")
+        raise ServiceError(message, {"parent": [message]})
     if Unit.objects.filter(organization=organization, parent=parent, name=name).exists():
-        raise ServiceError(f"同一上级下已有名为“{name}”的部门", {"name": ["名称重复"]})
+        raise ServiceError(gettext("同一上级下已有名为“%(name)s”的部门") % {"name": name},
+                           {"name": [gettext("名称重复")]})
     unit = Unit.objects.create(organization=organization, parent=parent, name=name, kind=kind, grid_leader=grid_leader)
     _set_path(unit)
     audit_record(actor=actor, action="unit.create", obj=unit, organization_id=organization.pk)
@@ -158,17 +165,19 @@ def unit_update(*, unit: Unit, actor: Any, name: str | None = None, kind: str | 
                 grid_leader: Any = KEEP) -> Unit:
     name = name.strip() if name is not None else None
     if name is not None and not name:
-        raise ServiceError("部门名称不能为空", {"name": ["必填"]})
+        raise ServiceError(gettext("部门名称不能为空"), {"name": [gettext("必填")]})
     if name and name != unit.name and Unit.objects.filter(
         organization_id=unit.organization_id, parent_id=unit.parent_id, name=name
     ).exclude(pk=unit.pk).exists():
-        raise ServiceError(f"同一上级下已有名为“{name}”的部门", {"name": ["名称重复"]})
+        raise ServiceError(gettext("同一上级下已有名为“%(name)s”的部门") % {"name": name},
+                           {"name": [gettext("名称重复")]})
     if grid_leader is not KEEP and grid_leader is not None and not organization_users(
         unit.organization
     ).filter(pk=grid_leader.pk).exists():
         raise ServiceError(
-            f"网格员 {grid_leader} 不是 {unit.organization.name} 的用户，请先为其分配角色",
-            {"grid_leader": ["网格员必须是本单位的用户"]},
+            gettext("网格员 %(user)s 不是 %(organization)s 的用户，请先为其分配角色")
+            % {"user": grid_leader, "organization": unit.organization.name},
+            {"grid_leader": [gettext("网格员必须是本单位的用户")]},
         )
     old = {"name": unit.name, "kind": unit.kind, "grid_leader": unit.grid_leader}
     new = {
@@ -199,7 +208,7 @@ def membership_grant(
         organization = unit.organization
     nodes = [n for n in (jurisdiction, authority, organization) if n is not None]
     if role != Role.PLATFORM_ADMIN and len(nodes) != 1:
-        raise ServiceError("角色必须对应一个节点：属地、主管部门、单位或部门")
+        raise ServiceError(gettext("角色必须对应一个节点：属地、主管部门、单位或部门"))
     m, _created = Membership.objects.get_or_create(
         user=user, role=role, jurisdiction=jurisdiction, authority=authority, organization=organization, unit=unit
     )
@@ -225,9 +234,9 @@ def membership_revoke(*, membership: Membership, actor: Any) -> None:
 def taskforce_apply_template(*, organization: Organization, template_key: str, actor: Any) -> Taskforce:
     template = TEMPLATES.get(template_key)
     if template is None:
-        raise ServiceError(f"未知的领导小组模板：{template_key}")
+        raise ServiceError(gettext("未知的领导小组模板：%(key)s") % {"key": template_key})
     if organization.taskforces.filter(kind=Taskforce.Kind.LEADING).exists():
-        raise ServiceError("该单位已有领导小组")
+        raise ServiceError(gettext("该单位已有领导小组"))
     leading = Taskforce.objects.create(
         organization=organization, kind=Taskforce.Kind.LEADING, name=template.leading.name,
         duties=template.leading.duties,
@@ -289,24 +298,28 @@ def user_create(*, username: str, actor: Any, display_name: str = "", phone: str
     User = get_user_model()
     username = username.strip()
     if not username:
-        raise ServiceError("用户名不能为空", {"username": ["必填"]})
+        raise ServiceError(gettext("用户名不能为空"), {"username": [gettext("必填")]})
     if User.objects.filter(username=username).exists():
-        raise ServiceError(f"用户名“{username}”已被使用", {"username": ["已被使用"]})
+        raise ServiceError(gettext("用户名“%(username)s”已被使用") % {"username": username},
+                           {"username": [gettext("已被使用")]})
     phone = "".join(phone.split())
     if phone:
         if not (len(phone) == 11 and phone.isdigit() and phone.startswith("1")):
-            raise ServiceError(f"手机号“{phone}”应为 11 位数字（以 1 开头）", {"phone": ["手机号格式不正确"]})
+            raise ServiceError(gettext("手机号“%(phone)s”应为 11 位数字（以 1 开头）") % {"phone": phone},
+                               {"phone": [gettext("手机号格式不正确")]})
         if User.objects.filter(phone_hash=crypto.lookup_hash(phone)).exists():
-            raise ServiceError("该手机号已绑定其他账号", {"phone": ["已绑定其他账号"]})
+            raise ServiceError(gettext("该手机号已绑定其他账号"), {"phone": [gettext("已绑定其他账号")]})
     if not password:
-        raise ServiceError("新用户必须设置密码", {"password": ["新用户必须设置密码"]})
+        message = gettext("新用户必须设置密码")
+        raise ServiceError(message, {"password": [message]})
     user = User(username=username, display_name=display_name.strip(), phone=phone,
                 phone_hash=crypto.lookup_hash(phone) if phone else "", is_superuser=is_superuser,
                 is_staff=is_superuser)
     try:
         validate_password(password, user)
     except DjangoValidationError as e:
-        raise ServiceError(f"密码不符合要求：{'；'.join(e.messages)}", {"password": list(e.messages)}) from None
+        raise ServiceError(gettext("密码不符合要求：%(problems)s") % {"problems": gettext("；").join(e.messages)},
+                           {"password": list(e.messages)}) from None
     user.set_password(password)
     user.save()
     audit_record(
@@ -325,20 +338,24 @@ def membership_grant_at_organization(
     from django.contrib.auth import get_user_model
 
     if role not in ORGANIZATION_ROLES:
-        raise ServiceError(f"单位不能分配角色“{role}”", {"role": ["不可分配的角色"]})
+        raise ServiceError(gettext("单位不能分配角色“%(role)s”") % {"role": role}, {"role": [gettext("不可分配的角色")]})
     if unit is not None and unit.organization_id != organization.pk:
-        raise ServiceError("部门不属于本单位", {"unit": ["部门不属于本单位"]})
+        message = gettext("部门不属于本单位")
+        raise ServiceError(message, {"unit": [message]})
     if role == Role.UNIT_LEADER and unit is None:
-        raise ServiceError("部门负责人必须指定部门", {"unit": ["部门负责人必须指定部门"]})
+        message = gettext("部门负责人必须指定部门")
+        raise ServiceError(message, {"unit": [message]})
     if role == Role.ORG_ADMIN and unit is not None:
-        raise ServiceError("单位管理员不能限定在部门", {"unit": ["单位管理员不能限定在部门"]})
+        message = gettext("单位管理员不能限定在部门")
+        raise ServiceError(message, {"unit": [message]})
     user = get_user_model().objects.filter(username=username.strip()).first()
     if user is None:
         user = user_create(username=username, display_name=display_name, phone=phone, password=password,
                            organization=organization, actor=actor)
     if Membership.objects.filter(user=user, role=role, organization=organization, unit=unit).exists():
         where = unit.name if unit else organization.name
-        raise ServiceError(f"{user} 在 {where} 已有该角色", {"username": ["已有该角色"]})
+        raise ServiceError(gettext("%(user)s 在 %(where)s 已有该角色") % {"user": user, "where": where},
+                           {"username": [gettext("已有该角色")]})
     if unit is not None:
         return membership_grant(user=user, role=role, unit=unit, actor=actor)
     return membership_grant(user=user, role=role, organization=organization, actor=actor)
@@ -349,11 +366,12 @@ def taskforce_member_update(*, member: TaskforceMember, actor: Any, **fields: An
     allowed = {"name", "role", "title", "phone"}
     unknown = set(fields) - allowed
     if unknown:
-        raise ServiceError(f"不能修改字段：{', '.join(sorted(unknown))}")
+        raise ServiceError(gettext("不能修改字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))})
     if "name" in fields and not str(fields["name"]).strip():
-        raise ServiceError("姓名不能为空", {"name": ["必填"]})
+        raise ServiceError(gettext("姓名不能为空"), {"name": [gettext("必填")]})
     if "role" in fields and fields["role"] not in TaskforceMember.Role.values:
-        raise ServiceError(f"未知的小组职务：{fields['role']}", {"role": ["未知的职务"]})
+        raise ServiceError(gettext("未知的小组职务：%(role)s") % {"role": fields["role"]},
+                           {"role": [gettext("未知的职务")]})
     old = {k: getattr(member, k) for k in fields}
     for k, v in fields.items():
         setattr(member, k, v)

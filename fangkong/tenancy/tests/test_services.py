@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from fangkong.core import crypto
 from fangkong.core.errors import ServiceError
@@ -33,6 +34,16 @@ def test_organization_outside_the_jurisdiction_is_refused(world):
     with pytest.raises(ServiceError, match="不在 长子县疫情防控指挥部 的辖区内"):
         services.organization_create(name="太原某厂", kind="enterprise", region_code="140105",
                                      jurisdiction=world.county, actor=world.officer)
+
+
+def test_refusals_in_english(world):
+    with translation.override("en"):
+        with pytest.raises(ServiceError, match=r"^The organisation's division .+ is outside the area of 长子县疫情防控指挥部$"):
+            services.organization_create(name="太原某厂", kind="enterprise", region_code="140105",
+                                         jurisdiction=world.county, actor=world.officer)
+        with pytest.raises(ServiceError, match=r"^There is already a unit named “一班” under the same parent$") as caught:
+            services.unit_create(organization=world.factory, parent=world.workshop1, name="一班", actor=world.alice)
+        assert caught.value.field_errors == {"name": ["Name already used"]}
 
 
 def test_unit_tree_paths_nest(world):
