@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from io import BytesIO
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fangkong.core.audit import audit_record
 
@@ -27,11 +27,14 @@ def _workbook(sheet_name: str, header: list[str], rows: Iterable[list[Any]]) -> 
     sheet = book.create_sheet(sheet_name)
     sheet.append(header)
     n = 0
-    for row in rows:
-        sheet.append(row)
-        n += 1
-        if n >= MAX_ROWS:
-            break
+    # The rows are the record the plans ask to keep, under Chinese headers: their labels and reasons are worded
+    # in Chinese too, whatever language the page that asked for them is in (the rows are generated lazily, here).
+    with translation.override("zh-hans"):
+        for row in rows:
+            sheet.append(row)
+            n += 1
+            if n >= MAX_ROWS:
+                break
     out = BytesIO()
     book.save(out)
     return out.getvalue(), n

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.core.models import TimeStampedModel
@@ -160,7 +161,9 @@ class Scan(models.Model):
 
     @property
     def reason_texts(self) -> list[str]:
-        return [r.get("text", r.get("code", "")) for r in self.reasons or []]
+        """The reasons in the reader's language: each is stored in both (rules.Reason.as_dict), as decided."""
+        key = "en" if (get_language() or "").startswith("en") else "text"
+        return [r.get(key) or r.get("text") or r.get("code", "") for r in self.reasons or []]
 
 
 class Visit(TimeStampedModel):

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -103,3 +104,17 @@ def test_empty_states(client, world):
     assert "还没有场所" in client.get(reverse("access:venue_list")).content.decode()
     assert "还没有启用的场所" in client.get(reverse("access:gate")).content.decode()
     assert "没有等候审批的现场访客" in client.get(reverse("access:gate_walkins")).content.decode()
+
+
+def test_scan_reasons_follow_the_reader_and_the_export_stays_chinese(client, world, gate_venue, make_person):
+    worker = make_person(name="李发热")
+    services.scan_record(actor="test", venues=Venue.objects.all(), people=Person.objects.all(),
+                         venue_id=gate_venue.pk, person_id=worker.pk, at=timezone.now(),
+                         temperature=Decimal("38.1"))
+    client.force_login(world.alice)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = client.get(reverse("access:scan_list")).content.decode()
+    assert "Temperature 38.1°C ≥ 37.3°C: please go to the fever clinic" in html and "体温异常" not in html
+    # The spreadsheet is the record kept under Chinese headers: its labels and reasons stay Chinese.
+    header, rows = _sheet(client.get(reverse("access:scan_list"), {"export": "xlsx"}))
+    assert header[0] == "姓名" and "体温异常" in rows[0][9] and rows[0][4] == "进入"
