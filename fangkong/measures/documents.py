@@ -1,16 +1,18 @@
 """Documents of one measure: the day-by-day record (.xlsx) and the quarantine notice (PDF).
 
 Both read across apps (health check-ins, testing results through the services), so they live here rather than in
-the models; the person's ID number appears masked only.
+the models; the person's ID number appears masked only. They are Chinese records (Chinese headers and sentences):
+their labels (kind, status, test, custodian role) are worded in Chinese whatever the language of the page that asks
+for them, while an error explaining why one cannot be made is in the reader's language.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from fangkong.core.errors import ServiceError
@@ -71,11 +73,12 @@ def daily_record_xlsx(*, measure: Measure, today: date | None = None) -> bytes:
     ws = wb.active
     ws.title = "逐日记录"
     end = f"{measure.end_date:%Y-%m-%d}" if measure.end_date else "…"
-    ws.append([f"{person.name}（{person.id_number_masked}） {measure.get_kind_display()} "
-               f"{measure.start_date:%Y-%m-%d} 至 {end}  状态：{measure.get_status_display()}"])
-    ws.append(["第几天", "日期", "体温（℃）", "症状", "检测"])
-    for r in daily_rows(measure=measure, today=today):
-        ws.append([r.day, r.on, r.temperatures, r.symptoms, r.tests])
+    with translation.override("zh-hans"):
+        ws.append([f"{person.name}（{person.id_number_masked}） {measure.get_kind_display()} "
+                   f"{measure.start_date:%Y-%m-%d} 至 {end}  状态：{measure.get_status_display()}"])
+        ws.append(["第几天", "日期", "体温（℃）", "症状", "检测"])
+        for r in daily_rows(measure=measure, today=today):
+            ws.append([r.day, r.on, r.temperatures, r.symptoms, r.tests])
     for col, width in zip("ABCDE", (8, 12, 20, 24, 40), strict=True):
         ws.column_dimensions[col].width = width
     buf = io.BytesIO()
@@ -107,6 +110,12 @@ def _pdf(title: str, lines: list[str], signature: str) -> bytes:
 
 def notice_pdf(*, measure: Measure) -> bytes:
     """隔离医学观察通知书: who, what, where, from when to when, on what basis, which tests, who looks after them."""
+    with translation.override("zh-hans"):
+        title, lines = _notice_text(measure)
+    return _pdf(title, lines, measure.person.organization.name)
+
+
+def _notice_text(measure: Measure) -> tuple[str, list[str]]:
     person = measure.person
     end = f"{measure.end_date:%Y年%m月%d日}" if measure.end_date else "另行通知"
     place = {"": "另行通知", services.HOME: "居家"}.get(measure.place, measure.place)
@@ -125,7 +134,7 @@ def notice_pdf(*, measure: Measure) -> bytes:
         # Full numbers here: the notice exists so the person can reach the people looking after them.
         lines.append("包保人员：" + "；".join(custodians) + "。")
     lines.append("观察期间请每日早晚测量体温并如实报告；如出现发热、干咳、乏力等症状，请立即报告包保人员。")
-    return _pdf(f"{measure.get_kind_display()}通知书", lines, person.organization.name)
+    return f"{measure.get_kind_display()}通知书", lines
 
 
 def release_certificate_pdf(*, measure: Measure) -> bytes:
@@ -133,8 +142,13 @@ def release_certificate_pdf(*, measure: Measure) -> bytes:
     if measure.status != Measure.Status.RELEASED or measure.released_at is None:
         raise ServiceError(gettext("措施 #%(pk)s（%(kind)s）尚未解除，不能出具解除证明") % {
             "pk": measure.pk, "kind": measure.get_kind_display()}, {"measure": [gettext("措施尚未解除")]})
+    with translation.override("zh-hans"):
+        title, lines = _certificate_text(measure, timezone.localtime(measure.released_at))
+    return _pdf(title, lines, measure.person.organization.name)
+
+
+def _certificate_text(measure: Measure, released: datetime) -> tuple[str, list[str]]:
     person = measure.person
-    released = timezone.localtime(measure.released_at)
     end = f"{measure.end_date:%Y年%m月%d日}" if measure.end_date else f"{released:%Y年%m月%d日}"
     tests = [f"{t.due_date:%m月%d日} {t.get_kind_display()}" for t in measure.tests.all()]
     lines = [
@@ -148,4 +162,4 @@ def release_certificate_pdf(*, measure: Measure) -> bytes:
     name = (approver.get_full_name() or approver.get_username()) if approver else "—"
     lines.append(f"审批人：{name}")
     lines.append("解除后请继续做好个人防护，按所在单位要求进行健康监测。")
-    return _pdf(f"解除{measure.get_kind_display()}证明", lines, person.organization.name)
+    return f"解除{measure.get_kind_display()}证明", lines

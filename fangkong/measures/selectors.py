@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fangkong.measures import rules
 from fangkong.measures.models import Measure
@@ -74,15 +75,18 @@ def measure_list(
 
 
 def day_label(measure: Measure, today: date | None = None) -> str:
-    """"第 N/M 天" (day N of M), "第 N 天" without an end, "未开始" before the first day."""
+    """"第 N/M 天" (day N of M), "第 N 天" without an end, "未开始" before the first day, in the active language."""
     n, total = rules.day_of_measure(measure.start_date, measure.end_date, today or timezone.localdate())
     if n == 0:
-        return "未开始"
-    return f"第 {n}/{total} 天" if total else f"第 {n} 天"
+        return gettext("未开始")
+    if total:
+        return gettext("第 %(n)d/%(total)d 天") % {"n": n, "total": total}
+    return gettext("第 %(n)d 天") % {"n": n}
 
 
 def place_label(place: str) -> str:
-    return "居家" if place == "home" else place
+    """"home" in the active language; a centralized site's name (data) as it was typed."""
+    return gettext("居家") if place == "home" else place
 
 
 # ----- counts --------------------------------------------------------------------------------------------------------
@@ -144,7 +148,7 @@ def measure_counts(
     for r in rows:
         by_kind = {k: r[f"k_{k}"] for k in COUNTED_KINDS}
         out.append(MeasureCount(
-            key=r[key], name=r[name] or "（未分配）", parent=(r[parent] or "") if parent else "", total=r["total"],
+            key=r[key], name=r[name] or gettext("（未分配）"), parent=(r[parent] or "") if parent else "", total=r["total"],
             by_kind=by_kind, other=r["total"] - sum(by_kind.values()), confirmed=r["confirmed"],
             in_progress=r["in_progress"], ready=r["ready"], with_overdue=r["with_overdue"]))
     return out
@@ -152,7 +156,7 @@ def measure_counts(
 
 def counts_total(rows: list[MeasureCount]) -> MeasureCount:
     return MeasureCount(
-        key=None, name="合计", parent="", total=sum(r.total for r in rows),
+        key=None, name=gettext("合计"), parent="", total=sum(r.total for r in rows),
         by_kind={k: sum(r.by_kind[k] for r in rows) for k in COUNTED_KINDS}, other=sum(r.other for r in rows),
         confirmed=sum(r.confirmed for r in rows), in_progress=sum(r.in_progress for r in rows),
         ready=sum(r.ready for r in rows), with_overdue=sum(r.with_overdue for r in rows))

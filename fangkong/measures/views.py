@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -38,8 +38,9 @@ LIST_VIEWS = [("proposed", _lazy("待确认")), ("active", _lazy("管控中")), 
 
 def _units(request: HttpRequest) -> Any:
     qs = Unit.objects.visible_to(request.user, "measures.view")
+    # A lazy object that may wrap None (a platform admin without memberships): truthiness, not `is not None`.
     m = getattr(request, "membership", None)
-    if m is not None and m.organization_id:
+    if m and m.organization_id:
         qs = qs.filter(organization_id=m.organization_id)
     return qs.order_by("path")
 
@@ -101,14 +102,17 @@ def measure_list_export(request: HttpRequest) -> HttpResponse:
     sheet.append(["姓名", "证件号码", "单位", "部门", "属地", "措施", "状态", "执行地点", "开始日期", "结束日期", "第几天",
                   "逾期未检（次）", "文号", "条款"])
     n = 0
-    for m in qs.iterator(chunk_size=2000):
-        p = m.person
-        org = p.organization
-        sheet.append([p.name, p.id_number_masked, org.name, p.unit.name if p.unit else "",
-                      org.jurisdiction.name if org.jurisdiction else "", m.get_kind_display(), m.get_status_display(),
-                      selectors.place_label(m.place), m.start_date, m.end_date, selectors.day_label(m, today),
-                      m.overdue_tests, m.policy_number, m.clause])
-        n += 1
+    # The rows are the record kept under Chinese headers: kinds, statuses, places and days are worded in Chinese
+    # whatever language the page that asked for them is in.
+    with translation.override("zh-hans"):
+        for m in qs.iterator(chunk_size=2000):
+            p = m.person
+            org = p.organization
+            sheet.append([p.name, p.id_number_masked, org.name, p.unit.name if p.unit else "",
+                          org.jurisdiction.name if org.jurisdiction else "", m.get_kind_display(),
+                          m.get_status_display(), selectors.place_label(m.place), m.start_date, m.end_date,
+                          selectors.day_label(m, today), m.overdue_tests, m.policy_number, m.clause])
+            n += 1
     out = BytesIO()
     book.save(out)
     audit_record(actor=request.user, action="measure.export_list", object_type="measures.measure", object_id="",
@@ -125,11 +129,9 @@ def measure_counts(request: HttpRequest) -> HttpResponse:
     if by not in selectors.GROUPS:
         by = "unit"
     f = _list_filters(request)
-    rows = selectors.measure_counts(
-        user=request.user, by=by, kind=f["kind"], unit_path=f["unit"].path if f["unit"] else "",
-        jurisdiction_path=f["jurisdiction"].path if f["jurisdiction"] else "")
     if request.GET.get("format") == "xlsx":
-        return _counts_xlsx(request, by, rows)
+        return _counts_xlsx(request, by, f)
+    rows = _counts(request, by, f)
     kinds = dict(Measure.Kind.choices)
     return render(request, "measures/measure_counts.html", {
         "rows": rows, "total": selectors.counts_total(rows), "by": by, "kind": f["kind"],
@@ -138,20 +140,31 @@ def measure_counts(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _counts_xlsx(request: HttpRequest, by: str, rows: list[selectors.MeasureCount]) -> HttpResponse:
+def _counts(request: HttpRequest, by: str, f: dict[str, Any]) -> list[selectors.MeasureCount]:
+    return selectors.measure_counts(
+        user=request.user, by=by, kind=f["kind"], unit_path=f["unit"].path if f["unit"] else "",
+        jurisdiction_path=f["jurisdiction"].path if f["jurisdiction"] else "")
+
+
+def _counts_xlsx(request: HttpRequest, by: str, f: dict[str, Any]) -> HttpResponse:
     from openpyxl import Workbook
 
-    kinds = dict(Measure.Kind.choices)
     book = Workbook(write_only=True)
     sheet = book.create_sheet("管控人数统计")
-    first = {"unit": "部门", "organization": "单位", "jurisdiction": "属地"}[by]
-    head = [first] + (["单位"] if by == "unit" else []) + ["管控中合计", *[str(kinds[k]) for k in selectors.COUNTED_KINDS],
-                                                          "其他", "已确认", "执行中", "待解除", "有逾期未检"]
-    sheet.append(head)
-    for r in [*rows, selectors.counts_total(rows)] if rows else []:
-        sheet.append([r.name] + ([r.parent] if by == "unit" else []) + [
-            r.total, *[r.by_kind[k] for k in selectors.COUNTED_KINDS], r.other, r.confirmed, r.in_progress, r.ready,
-            r.with_overdue])
+    # The record kept under Chinese headers: the kinds in the header, "（未分配）" and "合计" stay Chinese whatever
+    # language the page that asked for it is in.
+    with translation.override("zh-hans"):
+        rows = _counts(request, by, f)
+        kinds = dict(Measure.Kind.choices)
+        first = {"unit": "部门", "organization": "单位", "jurisdiction": "属地"}[by]
+        head = [first] + (["单位"] if by == "unit" else []) + [
+            "管控中合计", *[str(kinds[k]) for k in selectors.COUNTED_KINDS], "其他", "已确认", "执行中", "待解除",
+            "有逾期未检"]
+        sheet.append(head)
+        for r in [*rows, selectors.counts_total(rows)] if rows else []:
+            sheet.append([r.name] + ([r.parent] if by == "unit" else []) + [
+                r.total, *[r.by_kind[k] for k in selectors.COUNTED_KINDS], r.other, r.confirmed, r.in_progress,
+                r.ready, r.with_overdue])
     out = BytesIO()
     book.save(out)
     audit_record(actor=request.user, action="measure.export_counts", object_type="measures.measure", object_id="",
@@ -207,7 +220,7 @@ def person_measures(request: HttpRequest, pk: int) -> HttpResponse:
         "can_release": user_has_perm(request.user, "measures.release"),
         "custodian_roles": MeasureCustodian.Role.choices,
         "stay_form": stay_form, "arrival_form": arrival_form, "formset": formset,
-        "decisions": decision_items(decisions), "english": False,
+        "decisions": decision_items(decisions), "english": (translation.get_language() or "").startswith("en"),
     })
 
 

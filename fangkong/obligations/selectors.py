@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext
 
 from fangkong.obligations.models import Obligation
 from fangkong.tenancy.models import Unit
@@ -82,7 +83,7 @@ def compliance_by_unit(
     for r in rows:
         unit = units.get(r["unit_id"])
         out.append(UnitCompliance(
-            unit_id=r["unit_id"], name=unit.name if unit else "（未分配部门）", path=unit.path if unit else "~",
+            unit_id=r["unit_id"], name=unit.name if unit else gettext("（未分配部门）"), path=unit.path if unit else "~",
             expected=r["total"] - r["waived"], done=r["done"], missing=r["missing"], abnormal=r["abnormal"],
             waived=r["waived"],
         ))

@@ -4,11 +4,17 @@ Enterprise: seed 004 (东胜区应急管理局 autumn/winter plan, 二、组织�
 duties quoted from the seed. Hospital: seed 001 (city hospital plan, 组织领导): 领导小组, 专家组, 应急小组, 消毒隔离组,
 后勤保障组; the seed names the groups but gives duties only for the leading group, so the others carry a short
 summary of what the same plan assigns to them.
+
+A template's label (what the form offers to choose) is shown in the reader's language; the names and duties of the
+groups it creates are data, kept in Chinese as the seeds wrote them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 from fangkong.tenancy.models import Organization
 
@@ -22,7 +28,7 @@ class GroupTemplate:
 @dataclass(frozen=True)
 class TaskforceTemplate:
     key: str
-    label: str
+    label: str | Promise  # lazily translated: worded when the form shows it
     source: str
     leading: GroupTemplate
     groups: tuple[GroupTemplate, ...]
@@ -30,7 +36,7 @@ class TaskforceTemplate:
 
 ENTERPRISE = TaskforceTemplate(
     key="enterprise",
-    label="企业（四个工作组）",
+    label=gettext_lazy("企业（四个工作组）"),
     source="seed 004 二、组织领导",
     leading=GroupTemplate(
         "疫情防控工作领导小组",
@@ -59,7 +65,7 @@ ENTERPRISE = TaskforceTemplate(
 
 HOSPITAL = TaskforceTemplate(
     key="hospital",
-    label="医院（领导小组、专家组、应急小组、消毒隔离组、后勤保障组）",
+    label=gettext_lazy("医院（领导小组、专家组、应急小组、消毒隔离组、后勤保障组）"),
     source="seed 001 医院新型冠状病毒感染疫情防控方案 组织领导",
     leading=GroupTemplate(
         "疫情防控领导小组",

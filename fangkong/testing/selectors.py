@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext
 
 from fangkong.obligations.models import Obligation
 from fangkong.people.models import Person
@@ -198,7 +199,7 @@ def coverage(*, user: Any, by: str = "unit", organization_id: int | None = None,
 
 
 def coverage_total(rows: list[Coverage]) -> Coverage:
-    return Coverage(None, "合计", sum(r.people for r in rows), sum(r.vaccinated for r in rows),
+    return Coverage(None, gettext("合计"), sum(r.people for r in rows), sum(r.vaccinated for r in rows),
                     sum(r.complete for r in rows), sum(r.booster for r in rows))
 
 

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -337,10 +337,13 @@ def unvaccinated_export(request: HttpRequest) -> HttpResponse:
     sheet.append(["姓名", "证件号码", "部门", "人员类别", "重点岗位", "手机号", "接种禁忌"])
     posts = dict(Person.PostCategory.choices)
     kinds = dict(Person.Kind.choices)
-    for p in qs.iterator(chunk_size=2000):
-        sheet.append([p.name, p.id_number_masked, p.unit.name if p.unit else "", str(kinds.get(p.kind, p.kind)),
-                      str(posts.get(p.post_category, "")) if p.post_category else "", p.phone_masked,
-                      "有" if p.contra else ""])
+    # The list is kept under Chinese headers: the people's kinds and posts are worded in Chinese too, whatever
+    # language the page that asked for it is in.
+    with translation.override("zh-hans"):
+        for p in qs.iterator(chunk_size=2000):
+            sheet.append([p.name, p.id_number_masked, p.unit.name if p.unit else "", str(kinds.get(p.kind, p.kind)),
+                          str(posts.get(p.post_category, "")) if p.post_category else "", p.phone_masked,
+                          "有" if p.contra else ""])
     out = BytesIO()
     book.save(out)
     return _xlsx(out.getvalue(), f"未接种人员-{timezone.localdate():%Y%m%d}.xlsx")

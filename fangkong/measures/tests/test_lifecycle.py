@@ -355,3 +355,26 @@ def test_release_certificate_only_once_released(client, world, make_person):
     r = client.get(f"/measures/{m.pk}/release.pdf")
     assert r.status_code == 200 and r.content.startswith(b"%PDF") and b"/FontFile" in r.content
     assert AuditEvent.objects.filter(action="measure.export_certificate").count() == 1
+
+
+def test_documents_stay_chinese_when_asked_for_in_english(client, world, make_person, monkeypatch):
+    import io
+
+    import openpyxl
+    from django.conf import settings
+
+    from fangkong.measures import documents
+
+    person = make_person()
+    m = services.measure_start(measure=confirmed(world, person), place="隔离点A", actor=world.alice)
+    services.custodian_add(measure=m, role="health_worker", name="刘医生", phone="13700137000", actor=world.alice)
+    client.force_login(world.alice)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    ws = openpyxl.load_workbook(io.BytesIO(client.get(f"/measures/{m.pk}/record.xlsx").content)).active
+    assert "集中隔离医学观察" in ws.cell(1, 1).value and "状态：执行中" in ws.cell(1, 1).value
+    written = []
+    monkeypatch.setattr(documents, "_pdf", lambda title, lines, signature: written.append((title, lines)) or b"%PDF")
+    assert client.get(f"/measures/{m.pk}/notice.pdf").status_code == 200
+    (title, lines), = written
+    assert title == "集中隔离医学观察通知书" and "医务人员 刘医生" in "".join(lines)
+    assert "核酸检测" in "".join(lines)

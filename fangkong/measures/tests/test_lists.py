@@ -200,3 +200,24 @@ def test_ready_for_release_list_after_the_daily_sweep(world, make_person):
     with time_machine.travel(dt.datetime(2021, 10, 1, 9, tzinfo=timezone.get_current_timezone()), tick=False):
         assert ids(selectors.measure_list(user=world.alice, view="ready_for_release")) == {m.pk}
         assert selectors.day_label(Measure.objects.get(pk=m.pk)) == "第 14/14 天"
+
+
+def test_list_and_counts_pages_in_english_and_their_exports_stay_chinese(client, world, scene):
+    import openpyxl
+    from django.conf import settings
+
+    client.force_login(world.admin)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    body = client.get("/measures/?status=active").content.decode()
+    assert "Day 8 of 14" in body and "第 8/14 天" not in body
+    body = client.get("/measures/counts/?by=unit").content.decode()
+    assert "(unassigned)" in body and "（未分配）" not in body
+    # The spreadsheets are the records kept under Chinese headers: their labels stay Chinese.
+    response = client.get("/measures/export.xlsx?status=active&kind=home_quarantine")
+    rows = list(openpyxl.load_workbook(BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "姓名" and {(r[5], r[6], r[7], r[10]) for r in rows[1:]} == {
+        ("居家隔离医学观察", "执行中", "居家", "第 8/14 天")}
+    response = client.get("/measures/counts/?by=unit&format=xlsx")
+    rows = list(openpyxl.load_workbook(BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert rows[0][:4] == ("部门", "单位", "管控中合计", "集中隔离医学观察")
+    assert "（未分配）" in [r[0] for r in rows] and rows[-1][0] == "合计"

@@ -95,3 +95,21 @@ def test_pages(client, world, make_person):
     assert Measure.objects.filter(status="confirmed").count() == 1
     first.refresh_from_db()
     assert first.status == "superseded"
+
+
+def test_person_page_shows_an_arrivals_decisions_in_english(client, world, make_person, monkeypatch):
+    from types import SimpleNamespace
+
+    from django.conf import settings
+
+    from fangkong.policy import services as policy_services
+
+    person = make_person()
+    monkeypatch.setattr(policy_services, "arrival_record",
+                        lambda **kw: SimpleNamespace(decisions=[decision()], measures=[]))
+    client.force_login(world.alice)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.post(f"/measures/person/{person.pk}/", {
+        "action": "arrival", "arrival-arrived_on": "2021-09-17", "stays-TOTAL_FORMS": "0",
+        "stays-INITIAL_FORMS": "0"}).content.decode()
+    assert 'id="decisions"' in page and "explanation" in page and "说明" not in page

@@ -134,3 +134,21 @@ def test_bulk_create_rows_of_several_kinds_is_idempotent(world, make_person):
     bad[0].due_until = start
     with pytest.raises(ServiceError):
         services.obligations_bulk_create(rows=bad)
+
+
+def test_compliance_page_and_api_name_the_unassigned_row_in_english(client, world, make_person):
+    from django.conf import settings
+
+    from fangkong.core.tokens import token_issue
+
+    make_person(unit=world.workshop1)
+    make_person()  # no unit
+    _generate(world)
+    client.force_login(world.alice)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(f"/health/compliance/?date={DAY.isoformat()}").content.decode()
+    assert "(no unit)" in page and "（未分配部门）" not in page
+    _t, raw = token_issue(user=world.alice, name="t")
+    rows = client.get(f"/api/v1/compliance?date={DAY.isoformat()}", HTTP_AUTHORIZATION=f"Bearer {raw}",
+                      HTTP_ACCEPT_LANGUAGE="en").json()
+    assert "(no unit)" in [r["name"] for r in rows]

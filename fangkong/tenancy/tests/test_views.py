@@ -303,3 +303,19 @@ def test_a_superuser_without_any_membership_gets_pages_not_errors(client, world)
     page = client.get("/")
     assert page.status_code == 200
     assert page.context["acting_organization_id"] is None
+
+
+def test_org_create_offers_the_templates_in_english_and_creates_chinese_groups(client, world):
+    from django.conf import settings
+
+    login(client, world.officer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("tenancy:org_create")).content.decode()
+    assert "Enterprise (four working groups)" in page and "企业（四个工作组）" not in page
+    assert "医院（领导小组" not in page
+    client.post(reverse("tenancy:org_create"), {
+        "name": "长子县人民医院", "kind": "hospital", "jurisdiction": world.county.pk, "region": "140428",
+        "authority": "", "industry": "", "address": "", "contact_phone": "", "taskforce_template": "hospital",
+    })
+    # The groups a template creates are data: named as the seed names them, whatever the page's language.
+    assert Taskforce.objects.filter(organization__name="长子县人民医院", name="消毒隔离组").exists()

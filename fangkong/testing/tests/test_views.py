@@ -149,3 +149,22 @@ def test_vaccination_import_page(client, world, make_person):
     client.force_login(world.alice)
     r = client.post(reverse("testing:vaccination_import"), {"file": upload, "mode": "all"})
     assert "第 3 行，剂次" in r.content.decode() and not Vaccination.objects.exists()
+
+
+def test_coverage_in_english_and_the_unvaccinated_export_stays_chinese(client, world, make_person):
+    from django.conf import settings
+    from django.utils import translation
+
+    from fangkong.testing import selectors
+
+    make_person(unit=world.workshop1, name="李四", kind="employee", post_category="cold_chain")
+    client.force_login(world.alice)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("testing:coverage")).content.decode()
+    assert "Total" in page and "合计" not in page
+    with translation.override("en"):
+        assert selectors.coverage_total([]).name == "Total"
+    # The mobilisation list is kept under Chinese headers: the people's kinds and posts stay Chinese.
+    rows = list(load_workbook(BytesIO(client.get(reverse("testing:unvaccinated_export")).content))
+                .active.iter_rows(values_only=True))
+    assert rows[0][0] == "姓名" and rows[1][:1] + rows[1][3:5] == ("李四", "职工", "进口冷链")
