@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from fangkong.core import crypto
@@ -36,6 +36,7 @@ from fangkong.tracing.models import (
     Meeting,
     TraceSnapshot,
 )
+from fangkong.tracing.wording import evidence_line
 
 CASE_FIELDS = ("onset_date", "sample_date", "report_date", "isolated_at", "source", "source_reference", "window_days")
 # Seed 003: spatio-temporal companions checked within 24 h, key-area visitors within 48 h; a close contact is verified
@@ -802,24 +803,41 @@ def assist_create_outgoing(*, case: Case, deadline: datetime, actor: Any) -> Ass
 def assist_workbook(*, assist: AssistList, actor: Any) -> bytes:
     """The .xlsx of an assist list: outgoing → the contacts to verify; incoming → the report (found / where / status).
 
-    Full ID numbers and phones only for a caller allowed to unmask; the export is audited either way."""
+    Full ID numbers and phones only for a caller allowed to unmask; the export is audited either way. The sheet is the
+    record sent to (or kept for) another office under Chinese headers: its labels and evidence are worded in Chinese
+    too, whatever the language of the page that asked for it."""
+    unmask = user_has_perm(actor, "people.unmask")
+    with translation.override("zh-hans"):
+        content = _assist_workbook(assist, unmask=unmask)
+    audit_record(actor=actor, action="assist.export", obj=assist, organization_id=assist.organization_id,
+                 changes={"unmasked": [None, unmask]})
+    return content
+
+
+def _assist_workbook(assist: AssistList, *, unmask: bool) -> bytes:
     import openpyxl
 
-    unmask = user_has_perm(actor, "people.unmask")
+    from fangkong.access.models import Venue
+
     wb = openpyxl.Workbook()
     ws = wb.active
-    deadline = timezone.localtime(assist.deadline).strftime("%Y-%m-%d %H:%M")
+    tz = _tz()
+    deadline = timezone.localtime(assist.deadline, tz).strftime("%Y-%m-%d %H:%M")
     if assist.direction == AssistList.Direction.OUTGOING:
         ws.title = "协查名单"
         ws.append(["姓名", "身份证号", "手机号", "所属单位", "类别", "最后接触", "依据", "反馈期限"])
         ids = [r["contact_id"] for r in assist.rows]
-        for c in Contact.objects.filter(pk__in=ids).select_related("person__organization").order_by("degree", "id"):
+        contacts = list(Contact.objects.filter(pk__in=ids).select_related("person__organization")
+                        .order_by("degree", "id"))
+        venue_ids = {c.evidence[0].get("venue_id") for c in contacts if c.evidence and c.evidence[0].get("venue_id")}
+        venue_names = dict(Venue.objects.filter(pk__in=venue_ids).values_list("pk", "name"))
+        for c in contacts:
             p = c.person
-            ev = c.evidence[0] if c.evidence else {}
             ws.append([p.name, p.id_number if unmask else p.id_number_masked, p.phone if unmask else p.phone_masked,
-                       p.organization.name, c.get_degree_display(),
-                       timezone.localtime(c.last_exposure_at).strftime("%Y-%m-%d %H:%M") if c.last_exposure_at else "",
-                       f"{ev.get('kind', '')} {ev.get('minutes', '')} 分钟" if ev else "", deadline])
+                       p.organization.name, str(c.get_degree_display()),
+                       timezone.localtime(c.last_exposure_at, tz).strftime("%Y-%m-%d %H:%M")
+                       if c.last_exposure_at else "",
+                       evidence_line(c.evidence[0], venue_names, tz) if c.evidence else "", deadline])
     else:
         ws.title = "协查反馈"
         ws.append(["行号", "姓名", "身份证号", "是否找到", "所属单位", "当前措施", "核实任务状态", "反馈期限"])
@@ -832,8 +850,6 @@ def assist_workbook(*, assist: AssistList, actor: Any) -> bytes:
             ws.append([r["row"], r["name"], r["id_masked"], "是" if found else "否",
                        found.organization.name if found else "", (found.measure_kind or "无") if found else "",
                        str(status), deadline])
-    audit_record(actor=actor, action="assist.export", obj=assist, organization_id=assist.organization_id,
-                 changes={"unmasked": [None, unmask]})
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

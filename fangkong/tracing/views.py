@@ -25,9 +25,7 @@ from fangkong.core.errors import ServiceError
 from fangkong.people.models import Person
 from fangkong.tracing import selectors, services
 from fangkong.tracing.models import AssistList, Case, InvestigationTask
-
-EVIDENCE_WORDS = {"co_presence": "同场所停留", "same_unit_shift": "同班组同日出勤", "same_dormitory": "同宿舍",
-                  "manual": "人工判定", "household": "同住家庭成员", "meeting": "同一会议"}
+from fangkong.tracing.wording import evidence_line
 
 
 def _date(raw: str) -> date | None:
@@ -110,7 +108,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     venue_names = dict(Venue.objects.filter(pk__in=venue_ids).values_list("pk", "name"))
     tz = timezone.get_current_timezone()
     for c in rows:
-        c.evidence_lines = [_evidence_line(e, venue_names, tz) for e in c.evidence[:5]]  # type: ignore[attr-defined]
+        c.evidence_lines = [evidence_line(e, venue_names, tz) for e in c.evidence[:5]]  # type: ignore[attr-defined]
         c.more_evidence = max(0, len(c.evidence) - 5)  # type: ignore[attr-defined]
     snapshot = case.snapshots.order_by("-started_at", "-id").first()
     tasks = list(InvestigationTask.objects.filter(investigation__case=case, person__isnull=True)
@@ -124,21 +122,6 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_assist": user_has_perm(request.user, "assists.manage"),
         "default_deadline": (timezone.localtime() + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M"),
     })
-
-
-def _evidence_line(e: dict[str, Any], venue_names: dict[int, str], tz: Any) -> str:
-    word = EVIDENCE_WORDS.get(e.get("kind", ""), e.get("kind", ""))
-    start = datetime.fromisoformat(e["from"]).astimezone(tz) if e.get("from") else None
-    end = datetime.fromisoformat(e["to"]).astimezone(tz) if e.get("to") else None
-    venue_id = e.get("venue_id")
-    where = venue_names.get(int(venue_id), "") if venue_id else e.get("room", "")
-    if e.get("title"):  # a meeting: its title, then its room
-        where = " ".join(x for x in (f"“{e['title']}”", where) if x)
-    span = f"{start:%m-%d %H:%M}–{end:%H:%M}" if start and end and start != end else (f"{start:%m-%d %H:%M}"
-                                                                                     if start else "")
-    minutes = f" {e['minutes']} 分钟" if e.get("minutes") and e.get("kind") in ("co_presence", "meeting") else ""
-    reason = f"：{e['reason']}" if e.get("reason") else ""
-    return " ".join(x for x in (word + reason, where, span + minutes) if x)
 
 
 @require_POST
@@ -224,7 +207,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     # Only people who may take the task: the acting organisation's office and the officers above it.
     membership = getattr(request, "membership", None)
     org = membership.organization if membership and membership.organization_id else None
-    if org is None and membership is not None and membership.jurisdiction_id:
+    if org is None and membership and membership.jurisdiction_id:
         users = list(get_user_model().objects.filter(
             is_active=True, memberships__role="jurisdiction_officer",
             memberships__jurisdiction_id=membership.jurisdiction_id).distinct().order_by("username")[:200])
