@@ -294,7 +294,7 @@ def jurisdiction_for(user: Any, perm: str, jurisdiction_id: int | None = None,
         return None
 
     candidates: list[Jurisdiction] = []
-    if membership is not None and role_grants(membership.role, perm) and of(membership) is not None:
+    if membership and role_grants(membership.role, perm) and of(membership) is not None:
         candidates.append(of(membership))  # type: ignore[arg-type]
     candidates += [j for m in memberships_of(user) if role_grants(m.role, perm) and (j := of(m)) is not None]
     if jurisdiction_id is None:

@@ -81,3 +81,17 @@ def test_every_link_a_demo_user_sees_works(demo_world, username):
     assert len(visited) > 5, visited
     broken = {url: status for url, status in visited.items() if status >= 400}
     assert not broken, f"{username} is shown links that fail: {broken}"
+
+
+def test_every_link_works_for_a_platform_administrator_without_memberships(demo_world):
+    """A superuser with no membership has no acting organisation: `request.membership` is then a lazy object that
+    wraps None (`is not None` is true of it), which took down /measures/ and the tracing task list."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("root-only", password=PASSWORD)
+    client = Client()
+    assert client.login(username="root-only", password=PASSWORD)
+    visited = _crawl(client)
+    assert len(visited) > 5, visited
+    broken = {url: status for url, status in visited.items() if status >= 400}
+    assert not broken, f"links that fail: {broken}"
