@@ -80,6 +80,12 @@ class CheckinSetting(models.Model):
     def __str__(self) -> str:
         return f"{self.organization} · {self.name}"
 
+    def instruction(self) -> str:
+        """What to do with a fever or symptoms, in the reader's language while it is the default text; an
+        organisation's own wording is shown as it was written."""
+        text = self.fever_instruction
+        return translation.gettext(text) if text.strip() == rules.DEFAULT_FEVER_INSTRUCTION else text
+
     def deadline_for(self, slot: str) -> time:
         return {"noon": self.noon_deadline, "afternoon": self.afternoon_deadline}.get(slot, self.deadline)
 

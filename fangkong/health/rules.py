@@ -24,8 +24,9 @@ DEFAULT_FEVER_THRESHOLD = Decimal("37.3")
 SYMPTOMS: Mapping[str, tuple[str, str]] = POLICY_SYMPTOMS
 DEFAULT_SYMPTOMS = list(SYMPTOMS)
 
-# Seed 004: ≥ 37.3 ℃ go to the fever clinic at once; seed 000: stay home in isolation or see a doctor.
-DEFAULT_FEVER_INSTRUCTION = "体温≥37.3℃请立即到发热门诊就诊；如有发热、干咳、乏力等症状，请居家隔离或及时就医，并报告所在部门负责人。"
+# Seed 004: ≥ 37.3 ℃ go to the fever clinic at once; seed 000: stay home in isolation or see a doctor. Marked for
+# translation: while an organisation keeps this default, each reader sees it in their language.
+DEFAULT_FEVER_INSTRUCTION = gettext_noop("体温≥37.3℃请立即到发热门诊就诊；如有发热、干咳、乏力等症状，请居家隔离或及时就医，并报告所在部门负责人。")
 
 SLOTS = ("day", "morning", "noon", "afternoon")
 FREQUENCIES = {

@@ -316,14 +316,14 @@ def _checkin_store(checkin: Checkin, *, person: Person, actor: Any, client_key: 
     if abnormal:
         flag = flag_raise(person=person, checkin=checkin, actor=actor)
     return CheckinResult(checkin, True, rules.is_fever(temp, setting.fever_threshold),
-                         setting.fever_instruction if abnormal else "", flag)
+                         setting.instruction() if abnormal else "", flag)
 
 
 def _replayed(checkin: Checkin, setting: CheckinSetting | None) -> CheckinResult:
     setting = setting or setting_for(checkin.person)
     return CheckinResult(
         checkin, False, rules.is_fever(checkin.temperature, setting.fever_threshold),
-        setting.fever_instruction if checkin.abnormal else "",
+        setting.instruction() if checkin.abnormal else "",
     )
 
 

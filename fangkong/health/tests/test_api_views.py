@@ -65,6 +65,20 @@ def test_fever_via_api_returns_instruction(client, world, setup):
 
 
 @time_machine.travel(NOW, tick=False)
+def test_default_instruction_in_the_readers_language_own_wording_as_written(client, world, setup):
+    english = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    r = client.post("/api/v1/checkins", json.dumps({"temperature": "38.1", "client_key": "a"}),
+                    content_type="application/json", **auth(setup["ann_user"]), **english)
+    assert r.json()["instruction"].startswith("At 37.3 °C or above, go to the fever clinic at once")
+    setting = CheckinSetting.objects.get(organization=world.factory)
+    setting.fever_instruction = "请到厂医务室测量复核"
+    setting.save()  # as the settings page does (a save also refreshes the settings cache)
+    r = client.post("/api/v1/checkins", json.dumps({"temperature": "38.2", "client_key": "b"}),
+                    content_type="application/json", **auth(setup["ann_user"]), **english)
+    assert r.json()["instruction"] == "请到厂医务室测量复核"
+
+
+@time_machine.travel(NOW, tick=False)
 def test_bad_input_errors_name_the_field(client, world, setup):
     r = post(client, setup["ann_user"], {"temperature": 45})
     assert r.status_code == 400 and "temperature" in r.json()["errors"] and "体温" in r.json()["message"]
