@@ -12,6 +12,10 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# The names of obligation kinds for people to read ("checkin_morning" → 晨检), registered by the apps that create
+# them in their AppConfig.ready, so this app stays general (ADR 0007). A kind nobody named shows its code.
+KIND_LABELS: dict[str, Any] = {}
+
 
 class ObligationQuerySet(models.QuerySet["Obligation"]):
     def visible_to(self, user: Any, perm: str = "obligations.view") -> ObligationQuerySet:
@@ -99,6 +103,10 @@ class Obligation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} · {self.subject_type}:{self.subject_id} · {self.day}"
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS.get(self.kind, self.kind))
 
     @property
     def is_open(self) -> bool:

@@ -123,6 +123,16 @@ class Person(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def measure_kind_label(self) -> str:
+        """The current measure's name in the reader's language (the field keeps its code)."""
+        return str(MEASURE_KIND_LABELS.get(self.measure_kind, self.measure_kind))
+
+
+# The names of the codes `Person.measure_kind` may hold, registered by the apps that write it (measures, tracing) in
+# their AppConfig.ready: the ledger does not depend on them.
+MEASURE_KIND_LABELS: dict[str, Any] = {}
+
 
 class ImportJobQuerySet(models.QuerySet["ImportJob"]):
     def visible_to(self, user: Any, perm: str = "people.import") -> ImportJobQuerySet:

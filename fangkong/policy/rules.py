@@ -223,6 +223,7 @@ class Decision:
     every_n_days: int | None = None  # open-ended recurring tests: one every n days from start_date
     followup_windows: tuple[tuple[str, date, date], ...] = ()  # (code, first day, last day)
     converted_from: str | None = None  # "home_quarantine" when no_home_conditions made it centralized
+    followups_en: tuple[str, ...] = ()  # the follow-ups in English, as `followups`
     local_setting: bool = False
 
 
@@ -1033,6 +1034,7 @@ def _decision(c: _Candidate, facts: PersonFacts, on: date) -> Decision:
         explanation_en=f"{c.match.en} → {head}: {', '.join(parts_en)}",
         matched=c.match.key, every_n_days=every, followup_windows=tuple(windows),
         converted_from="home_quarantine" if c.converted else None, local_setting=rule.local_setting,
+        followups_en=tuple(follow_en),
     )
 
 

@@ -178,12 +178,14 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 def decision_items(decisions: list[Any] | None) -> list[dict[str, Any]] | None:
     """Decisions with their measure's label, for policy/_decisions.html."""
-    from fangkong.measures.models import Measure
+    from fangkong.measures.models import Measure, MeasureTest
 
     if decisions is None:
         return None
     labels = dict(Measure.Kind.choices)
-    return [{"d": d, "label": labels.get(d.measure_kind, d.measure_kind)} for d in decisions]
+    test_labels = dict(MeasureTest.Kind.choices)
+    return [{"d": d, "label": labels.get(d.measure_kind, d.measure_kind),
+             "tests": [(test_labels.get(t.kind, t.kind), t.due_date) for t in d.tests]} for d in decisions]
 
 
 def _lang() -> str:

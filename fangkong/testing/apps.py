@@ -7,6 +7,11 @@ class TestingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from fangkong.obligations.models import KIND_LABELS
+        from fangkong.testing.models import TestKind, obligation_kind
+
+        KIND_LABELS.update({obligation_kind(kind): label for kind, label in TestKind.choices})
+
         from fangkong.people.services import POST_ASSIGNMENT_CHECKS
         from fangkong.testing.services import check_post_assignment
 

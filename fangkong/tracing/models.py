@@ -64,8 +64,8 @@ class Case(TimeStampedModel):
 
 class CaseStatusChange(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="history")
-    from_status = models.CharField(max_length=16, blank=True, default="")
-    to_status = models.CharField(max_length=16)
+    from_status = models.CharField(max_length=16, blank=True, default="", choices=Case.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Case.Status.choices)
     at = models.DateTimeField(auto_now_add=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")

@@ -213,6 +213,7 @@ def test_compliance_page_drilldown_and_export(client, world, setup):
     assert detail[1][1] == "安安"
     r = client.get(f"/obligations/?unit={world.workshop1.pk}&day=2021-11-10&kind=checkin&status=open")
     assert r.status_code == 200 and "安安" in r.content.decode()
+    assert "健康打卡" in r.content.decode() and "<code>checkin</code>" not in r.content.decode()  # the kind's name
 
 
 @pytest.mark.parametrize("url", [

@@ -85,3 +85,17 @@ def test_travel_pages(client, world, make_person):
     client.post(f"/policy/travel/{tr.pk}/decide/", {"decision": "refuse", "reason": "暂缓"})
     tr.refresh_from_db()
     assert tr.status == "refused" and tr.reason == "暂缓" and tr.decided_at.date() == date(2021, 9, 20)
+
+
+def test_what_if_names_the_tests_and_follow_ups_in_the_readers_language(client, world, city_policy, high_area):
+    from django.conf import settings
+
+    client.force_login(world.alice)
+    data = {"evaluation_date": "2021-09-17", "arrived_on": "2021-09-17", "stays-TOTAL_FORMS": "3",
+            "stays-INITIAL_FORMS": "0", "stays-0-region_code": "130109", "stays-0-from_date": "2021-09-10",
+            "stays-0-to_date": "2021-09-12"}
+    page = client.post("/policy/what-if/", data).content.decode()
+    assert "核酸检测 09-17" in page  # a label, not the code "nat"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.post("/policy/what-if/", data).content.decode()
+    assert "NAT test 09-17" in page and "核酸检测" not in page and "nat 09-17" not in page

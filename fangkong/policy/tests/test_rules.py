@@ -366,6 +366,7 @@ def test_followup_week_four_after_discharge():
     # Discharge day is day 1: week 4 is days 22–28 → 10-01 … 10-07.
     assert d.followup_windows == (("hospital_visit_week4", D(2021, 10, 1), D(2021, 10, 7)),)
     assert d.followups == ("出院后第 4 周到医院随访复诊 (2021-10-01 至 2021-10-07)", "到社区报到")
+    assert d.followups_en == ("hospital follow-up visit in week 4 after discharge (2021-10-01 to 2021-10-07)", "到社区报到")
     assert [(t.kind, t.due_date) for t in d.tests] == [
         ("nat", D(2021, 9, 20)), ("nat", D(2021, 9, 26)), ("antibody", D(2021, 9, 26)), ("nat", D(2021, 10, 3))]
     assert "核酸 9-20, 9-26, 10-3; 抗体 9-26" in d.explanation_zh

@@ -195,6 +195,7 @@ def test_pages(world, traced, client):
     r = client.get(f"/tracing/cases/{case.pk}/")
     html = r.content.decode()
     assert r.status_code == 200 and "密接乙" in html and "同场所停留" in html and "一食堂" in html
+    assert "疑似病例 → 确诊病例" in html  # the status history names the statuses, not their codes
     assert "table-warning" in html  # new contacts highlighted
     r = client.post(f"/tracing/cases/{case.pk}/contacts/add/", {"person": str(traced["far"].pk), "reason": "同车"})
     assert r.status_code == 302
