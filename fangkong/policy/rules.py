@@ -149,6 +149,7 @@ class Flags:
     contact_degree: int | None = None
     last_exposure_on: date | None = None
     case_label: str = ""
+    case_label_en: str = ""  # the same in English; the Chinese one stands in when it is empty
     symptoms: tuple[str, ...] = ()
     temperature: float | None = None
     health_code: str | None = None
@@ -558,7 +559,7 @@ def _contact(params: Mapping[str, Any], path: str) -> Matcher:
         zh = "密切接触者" if deg == 1 else "次密切接触者" if deg == 2 else f"{deg} 级接触者"
         en = "close contact" if deg == 1 else "secondary contact" if deg == 2 else f"degree-{deg} contact"
         if ctx.flags.case_label:
-            zh, en = f"{ctx.flags.case_label} 的{zh}", f"{en} of {ctx.flags.case_label}"
+            zh, en = f"{ctx.flags.case_label} 的{zh}", f"{en} of {ctx.flags.case_label_en or ctx.flags.case_label}"
         if last is not None:
             zh, en = f"{zh} (最后接触 {last.isoformat()})", f"{en} (last exposure {last.isoformat()})"
         return _Match(f"contact:{deg}", zh, en)

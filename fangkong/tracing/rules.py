@@ -185,9 +185,10 @@ def secondary_window(*, first_exposure: datetime, quarantine_start: datetime | N
 
 
 def case_label(*, case_id: int, name: str, evidence: Iterable[Mapping[str, object]],
-               venue_names: Mapping[int, str], tz: tzinfo) -> str:
-    """The phrase the policy engine puts before "的密切接触者": the case and the strongest piece of evidence."""
-    label = f"病例#{case_id} {name}"
+               venue_names: Mapping[int, str], tz: tzinfo, english: bool = False) -> str:
+    """The phrase the policy engine puts before "的密切接触者" (in English: after "close contact of"): the case and
+    the strongest piece of evidence. The engine words its explanations in both languages, so it is asked for both."""
+    label = f"case #{case_id} {name}" if english else f"病例#{case_id} {name}"
     best = max(evidence, key=lambda e: int(str(e.get("minutes") or 0)), default=None)
     if not best:
         return label
@@ -195,12 +196,24 @@ def case_label(*, case_id: int, name: str, evidence: Iterable[Mapping[str, objec
     if kind == "co_presence":
         start = datetime.fromisoformat(str(best["from"])).astimezone(tz)
         end = datetime.fromisoformat(str(best["to"])).astimezone(tz)
-        venue = venue_names.get(int(str(best.get("venue_id") or 0)), f"场所#{best.get('venue_id')}")
+        venue_id = best.get("venue_id")
+        venue = venue_names.get(int(str(venue_id or 0)), f"#{venue_id}" if english else f"场所#{venue_id}")
+        if english:
+            return f"{label} ({start:%m-%d %H:%M}–{end:%H:%M} together at {venue}, {best['minutes']} min)"
         return f"{label}（{start:%m-%d %H:%M}–{end:%H:%M} 在{venue}共同停留 {best['minutes']} 分钟）"
-    words = {"same_unit_shift": "同班组同日出勤", "same_dormitory": "同宿舍", "manual": "流调人员判定",
-             "household": "同住家庭成员", "meeting": "同一会议"}
-    extra = f"：{best['reason']}" if best.get("reason") else ""
-    return f"{label}（{words.get(str(kind), str(kind))}{extra}）"
+    words = _CASE_LABEL_WORDS_EN if english else _CASE_LABEL_WORDS
+    reason = best.get("reason")
+    if english:
+        return f"{label} ({words.get(str(kind), str(kind))}{f': {reason}' if reason else ''})"
+    return f"{label}（{words.get(str(kind), str(kind))}{f'：{reason}' if reason else ''}）"
+
+
+_CASE_LABEL_WORDS: Mapping[str, str] = {
+    "same_unit_shift": "同班组同日出勤", "same_dormitory": "同宿舍", "manual": "流调人员判定",
+    "household": "同住家庭成员", "meeting": "同一会议"}
+_CASE_LABEL_WORDS_EN: Mapping[str, str] = {
+    "same_unit_shift": "same team, at work the same day", "same_dormitory": "same dormitory room",
+    "manual": "judged by the investigator", "household": "same household", "meeting": "same meeting"}
 
 
 # Status changes a case may go through (suspected → confirmed or excluded; an asymptomatic infection may be confirmed

@@ -615,11 +615,12 @@ def _propose_measures(*, case: Case, found: Mapping[int, Mapping[str, Any]], act
     for pid, f in facts.items():
         entry = found[pid]
         _first, last = _entry_span(entry)
-        label = rules.case_label(case_id=case.pk, name=case.person.name, evidence=entry["evidence"][:1],
-                                 venue_names=venue_names, tz=tz)
+        labels = [rules.case_label(case_id=case.pk, name=case.person.name, evidence=entry["evidence"][:1],
+                                   venue_names=venue_names, tz=tz, english=english) for english in (False, True)]
         flags = dataclasses.replace(
             f.flags, contact_degree=entry["degree"],
-            last_exposure_on=timezone.localtime(last, tz).date() if last else on, case_label=label)
+            last_exposure_on=timezone.localtime(last, tz).date() if last else on,
+            case_label=labels[0], case_label_en=labels[1])
         person_facts = dataclasses.replace(f, flags=flags)
         jid = jurisdiction_of[pid]
         if jid not in engine:

@@ -54,6 +54,11 @@ def test_case_label_cites_strongest_evidence():
     manual = [{"kind": "manual", "from": T.isoformat(), "to": T.isoformat(), "minutes": 0, "reason": "同车"}]
     assert rules.case_label(case_id=7, name="甲", evidence=manual, venue_names={}, tz=SH) == "病例#7 甲（流调人员判定：同车）"
     assert rules.case_label(case_id=7, name="甲", evidence=[], venue_names={}, tz=SH) == "病例#7 甲"
+    # The engine words its explanations in English too: it gets the label in English.
+    assert (rules.case_label(case_id=7, name="甲", evidence=ev, venue_names={3: "一食堂"}, tz=SH, english=True)
+            == "case #7 甲 (09-20 08:00–08:40 together at 一食堂, 40 min)")
+    assert (rules.case_label(case_id=7, name="甲", evidence=manual, venue_names={}, tz=SH, english=True)
+            == "case #7 甲 (judged by the investigator: 同车)")
 
 
 def test_transitions_are_final_for_confirmed_and_excluded():

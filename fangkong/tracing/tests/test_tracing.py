@@ -98,6 +98,8 @@ def test_contacts_get_proposed_measures_citing_case_and_evidence(world, scenario
         assert m.status == "proposed" and m.kind == "centralized_quarantine"
         assert f"病例#{case.pk} A" in m.explanation_zh and "一食堂" in m.explanation_zh and "30 分钟" in m.explanation_zh
         assert "密切接触者" in m.explanation_zh
+        assert f"close contact of case #{case.pk} A (" in m.explanation_en and "30 min" in m.explanation_en
+        assert "病例" not in m.explanation_en and "分钟" not in m.explanation_en
         assert m.start_date == date(2021, 9, 23) and m.end_date is not None
         f = Measure.objects.get(person=scenario["F_secondary"])
         assert "次密切接触者" in f.explanation_zh
