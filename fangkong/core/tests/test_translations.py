@@ -14,6 +14,7 @@ from django.conf import settings
 ROOT = Path(settings.BASE_DIR)
 KEYWORDS = {"_": None, "gettext": None, "gettext_lazy": None, "gettext_noop": None, "pgettext": ((1, "c"), 2),
             "pgettext_lazy": ((1, "c"), 2), "ngettext": (1, 2), "ngettext_lazy": (1, 2)}
+TRANSLATE_TAG = re.compile(r'\{% (?:translate|trans) "([^"]*)"')  # {% blocktranslate %} is left to makemessages
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdfr]|%[sdf]")
 
 
@@ -46,4 +47,8 @@ def test_every_message_marked_in_python_is_in_the_english_catalogue():
         msgid = message if isinstance(message, str) else message[0]
         if msgid and re.search(r"[\u4e00-\u9fff]", msgid) and msgid not in known:
             missing.add(f"{filename}: {msgid!r}")
+    for template in (ROOT / "fangkong").rglob("*.html"):
+        for msgid in TRANSLATE_TAG.findall(template.read_text(encoding="utf-8")):
+            if re.search(r"[\u4e00-\u9fff]", msgid) and msgid not in known:
+                missing.add(f"{template.relative_to(ROOT)}: {msgid!r}")
     assert not missing, "run `make makemessages` and translate:\n" + "\n".join(sorted(missing)[:30])
