@@ -2,7 +2,9 @@
 
 The rules modules stay free of Django, so they cannot translate. They raise `RuleError` with a Chinese message
 template marked by `gettext_noop` below (a plain function: makemessages extracts by that name) and its values; `str()`
-is the Chinese sentence, and `worded()` translates it into the active language where the error is reported.
+is the Chinese sentence, and `worded()` translates it into the active language where the error is reported. A list
+among the values (the missing doses, the rows an ID number repeats on) is joined the way the language lists things:
+"1、2" in Chinese, "1, 2" in English.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ def gettext_noop(message: str) -> str:
 class RuleError(ValueError):
     def __init__(self, message: str, **params: Any) -> None:
         self.message, self.params = message, params
-        super().__init__(message % params if params else message)
+        super().__init__(message % listed(params, "、") if params else message)
+
+
+def listed(params: dict[str, Any], separator: str) -> dict[str, Any]:
+    """The values with each list or tuple joined by `separator`."""
+    return {k: separator.join(map(str, v)) if isinstance(v, list | tuple) else v for k, v in params.items()}
 
 
 def worded(error: Exception) -> str:
@@ -26,5 +33,6 @@ def worded(error: Exception) -> str:
     if isinstance(error, RuleError):
         from django.utils.translation import gettext
 
-        return gettext(error.message) % error.params if error.params else gettext(error.message)
+        message = gettext(error.message)
+        return message % listed(error.params, gettext("、")) if error.params else message
     return str(error)

@@ -23,7 +23,7 @@ from fangkong.core import crypto
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
 from fangkong.core.fields import EncryptedTextField
-from fangkong.core.rule_errors import RuleError, gettext_noop, worded
+from fangkong.core.rule_errors import RuleError, gettext_noop, listed, worded
 from fangkong.geo.models import Region
 from fangkong.people import rules
 from fangkong.people.models import Person
@@ -225,13 +225,8 @@ def error_lines(errors: list[dict[str, Any]]) -> list[str]:
 
 def error_text(error: dict[str, Any]) -> str:
     if "msgid" in error:
-        return worded(RuleError(error["msgid"], **_listed(error["params"], gettext("、"))))
+        return worded(RuleError(error["msgid"], **error["params"]))
     return gettext(error["message"]) if error["message"] else ""
-
-
-def _listed(params: dict[str, Any], separator: str) -> dict[str, Any]:
-    """A list among the values (the rows an ID number repeats on) as text, joined the way the language lists."""
-    return {k: separator.join(str(x) for x in v) if isinstance(v, list) else v for k, v in params.items()}
 
 
 class _Regions:
@@ -266,7 +261,7 @@ def validate_rows(
         """`message` is a template marked by gettext_noop (or a rule's error); the Chinese sentence is stored, with
         the template and the values when there are any, for error_lines() to word it in the reader's language."""
         error: dict[str, Any] = {"row": row, "column": column,
-                                 "message": message % _listed(params, "、") if params else message}
+                                 "message": message % listed(params, "、") if params else message}
         if params:
             error.update(msgid=message, params=params)
         errors.append(error)

@@ -119,7 +119,7 @@ def check_dose(existing: Iterable[int], dose_number: int) -> None:
     missing = [n for n in range(1, dose_number) if n not in have]
     if missing:
         raise RuleError(gettext_noop("第 %(dose)s 剂之前缺少第 %(missing)s 剂记录，请按顺序登记"), dose=dose_number,
-                        missing="、".join(map(str, missing)))
+                        missing=missing)
 
 
 def vaccinated_for_post(doses: int, *, complete_doses: int = 2) -> bool:

@@ -121,6 +121,17 @@ def test_dose_messages():
         check_dose([1, 2], 2)
 
 
+def test_missing_doses_are_listed_the_way_each_language_lists():
+    from django.utils import translation
+
+    from fangkong.core.rule_errors import worded
+
+    with pytest.raises(ValueError, match="缺少第 1、2 剂") as refused:
+        check_dose([], 3)
+    with translation.override("en"):
+        assert worded(refused.value) == "Dose 3: earlier doses missing (1, 2); record the doses in order"
+
+
 def test_post_rule_needs_a_complete_course():
     assert not vaccinated_for_post(0) and not vaccinated_for_post(1) and vaccinated_for_post(2)
     assert vaccinated_for_post(1, complete_doses=1)
