@@ -48,3 +48,22 @@ def test_member_checks_in_on_phone_then_leader_sees_fever(live_server, phone_pag
     with page.expect_navigation():
         row.locator("button").click()
     assert page.locator("#flags-table", has_text="没有症状标记").count() == 1
+
+
+def test_a_member_reading_english_is_told_in_english_and_the_leader_reads_chinese(live_server, phone_page, page,
+                                                                                 browser_login, world, member):
+    member.language = "en"  # kept on the account: signing in restores it
+    member.save(update_fields=["language"])
+    browser_login(phone_page, live_server, "ann", "pw-ann")
+    phone_page.goto(f"{live_server.url}/health/checkin/")
+    phone_page.fill("input[name=temperature]", "38.4")
+    phone_page.locator("label.form-selectgroup-item", has_text="Dry cough").click()
+    phone_page.click("#submit-details")
+    alert = phone_page.wait_for_selector("#checkin-alert").inner_text()
+    assert "go to the fever clinic" in alert and "发热门诊" not in alert, alert
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    browser_login(page, live_server, "bob", "pw-bob")
+    page.goto(f"{live_server.url}/health/flags/")
+    row = page.locator("#flags-table tbody tr", has_text="安安").inner_text()
+    assert "38.4" in row and "干咳" in row and "Dry cough" not in row
