@@ -159,3 +159,43 @@ def test_walkin_host_approves_on_phone_gate_sees_it_and_admits(world, make_perso
     assert gate.is_checked("#hc-none")
     assert Scan.objects.get().decision == "admit"
     gate.wait_for_selector("#walkins .fk-empty")
+
+
+def test_in_english_a_visitor_is_told_what_is_wrong_and_a_feverish_worker_why(world, make_person, live_server,
+                                                                               browser):
+    """An English reader: the public booking page (the visitor's browser), the gate console and the scan log."""
+    services.venue_create(organization=world.factory, actor=world.admin, name="东大门", kind="gate")
+    make_person(name="王主任", id_number="11010519491231002X")
+    worker = make_person(name="赵工人")
+    guard = make_user("guard", language="en")
+    tenancy.membership_grant(user=guard, role=Role.GATEKEEPER, organization=world.factory, actor=world.admin)
+    ctx = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(15_000)
+
+    visitor = ctx.new_page()
+    visitor.goto(f"{live_server.url}/access/book/{services.book_token(world.factory)}/")
+    start = timezone.localtime() - timedelta(minutes=10)
+    visitor.fill("#id_name", "孙访客")
+    visitor.fill("#id_id_number", "440524188001010015")  # a wrong check digit
+    visitor.fill("#id_phone", "13912345678")
+    visitor.type("#id_host_name", "wzr", delay=50)
+    visitor.click("#host-results .fk-host")
+    visitor.fill("#id_purpose", "delivery")
+    visitor.fill("#id_starts_at", start.strftime("%Y-%m-%dT%H:%M"))
+    visitor.fill("#id_ends_at", (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    with visitor.expect_navigation():
+        visitor.click("#book-form button[type=submit]")
+    body = visitor.inner_text("body")
+    assert "The check digit of the ID number is wrong" in body and "校验位" not in body
+    assert not Visit.objects.exists()
+
+    gate = ctx.new_page()
+    login(gate, live_server, "guard", "pw-guard")
+    gate.goto(f"{live_server.url}/access/gate/")
+    gate.fill("#gate-code", services.pass_code_issue(person=worker).code)
+    gate.fill("#gate-temp", "38.1")
+    gate.click("#gate-entry")
+    decision = gate.wait_for_selector("#gate-decision.refuse").inner_text()
+    assert "please go to the fever clinic" in decision and "体温异常" not in decision, decision
+    gate.goto(f"{live_server.url}/access/scans/")
+    assert "Temperature 38.1°C" in gate.inner_text("#scan-table")
