@@ -12,8 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.utils.translation import gettext
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
 from fangkong.notify import rules
 from fangkong.notify.models import Notification, WebhookEndpoint
 from fangkong.notify.sms import get_sms_backend
@@ -21,9 +21,9 @@ from fangkong.notify.sms import get_sms_backend
 WEBHOOK_TIMEOUT = 10  # seconds; a task waits, never a request
 
 
-class DeliveryError(Exception):
-    """A channel refused or could not be reached; the message says why, for the delivery log (worded when raised, in
-    the language active in the task: the site's default)."""
+class DeliveryError(RuleError):
+    """A channel refused or could not be reached, and why. It is raised in a task (the site's language), so the
+    delivery log keeps its template and values and words it for whoever reads the log."""
 
 
 def _link(notification: Notification) -> str:
@@ -56,15 +56,15 @@ def check_destination(url: str) -> None:
         return
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError(gettext("地址必须以 http:// 或 https:// 开头"))
+        raise DeliveryError(gettext_noop("地址必须以 http:// 或 https:// 开头"))
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     except OSError as exc:
-        raise DeliveryError(gettext("无法解析域名 %(host)s：%(error)s") % {"host": parts.hostname, "error": exc}) from None
+        raise DeliveryError(gettext_noop("无法解析域名 %(host)s：%(error)s"), host=parts.hostname, error=str(exc)) from None
     for info in infos:
         if not rules.is_public_address(str(info[4][0])):
-            raise DeliveryError(gettext("目标地址 %(host)s 指向内网（%(address)s），已拒绝发送") % {
-                "host": parts.hostname, "address": info[4][0]})
+            raise DeliveryError(gettext_noop("目标地址 %(host)s 指向内网（%(address)s），已拒绝发送"),
+                                host=parts.hostname, address=str(info[4][0]))
 
 
 def post_webhook(endpoint: WebhookEndpoint, message: dict[str, Any]) -> None:
@@ -82,10 +82,10 @@ def post_webhook(endpoint: WebhookEndpoint, message: dict[str, Any]) -> None:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # the URL was checked to be http(s)
             answer = response.read(65536)
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"HTTP {exc.code} {exc.reason}") from None
+        raise DeliveryError("HTTP %(code)s %(reason)s", code=exc.code, reason=str(exc.reason)) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryError(gettext("无法连接：%(reason)s") % {"reason": reason}) from None
+        raise DeliveryError(gettext_noop("无法连接：%(reason)s"), reason=str(reason)) from None
     refused = rules.robot_error(endpoint.kind, answer)
     if refused:
-        raise DeliveryError(gettext("机器人拒绝：%(reason)s") % {"reason": refused})
+        raise DeliveryError(gettext_noop("机器人拒绝：%(reason)s"), reason=str(refused))

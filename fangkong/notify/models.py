@@ -175,6 +175,9 @@ class Delivery(models.Model):
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
     last_error = models.TextField(_("最近错误"), blank=True, default="")
+    # The error's template and values ({"msgid", "params"}) when the system worded it: a task records it in the
+    # site's language, the log words it again for whoever reads it (last_error keeps the sentence as recorded).
+    last_error_wording = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
 
@@ -199,3 +202,13 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} → {self.target} ({self.get_status_display()})"
+
+    @property
+    def error_text(self) -> str:
+        """The last error in the reader's language where it was worded by the system, else as recorded."""
+        from fangkong.core.rule_errors import RuleError, worded
+
+        wording = self.last_error_wording or {}
+        if not wording.get("msgid"):
+            return self.last_error
+        return worded(RuleError(wording["msgid"], **(wording.get("params") or {})))

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from fangkong.core.rule_errors import RuleError, gettext_noop
 from fangkong.notify import rules
 from fangkong.notify.channels import DeliveryError, post_webhook, send_email, send_sms
 from fangkong.notify.models import Delivery, Notification, NotificationPreference, WebhookEndpoint
@@ -85,15 +85,27 @@ def dispatch_notifications(notification_ids: list[int], message: dict[str, Any] 
             deliver_webhook(delivery.pk)
 
 
-def _record(delivery: Delivery, error: str, final: bool) -> None:
+def _record(delivery: Delivery, error: str | RuleError, final: bool) -> None:
+    """One attempt: sent, or the error (a RuleError keeps its template and values, for the log to word)."""
     delivery.attempts += 1
     if error:
-        delivery.last_error = error[:2000]
+        delivery.last_error = str(error)[:2000]
+        delivery.last_error_wording = _wording(error)
         delivery.status = Delivery.Status.FAILED if final else Delivery.Status.QUEUED
     else:
         delivery.status = Delivery.Status.SENT
         delivery.sent_at = timezone.now()
-    delivery.save(update_fields=["attempts", "last_error", "status", "sent_at"])
+    delivery.save(update_fields=["attempts", "last_error", "last_error_wording", "status", "sent_at"])
+
+
+def _wording(error: str | RuleError) -> dict[str, Any]:
+    if not isinstance(error, RuleError):
+        return {}
+    return {"msgid": error.message, "params": {k: v if isinstance(v, int | float) else str(v)
+                                                for k, v in error.params.items()}}
+
+
+_CHANNEL_CLOSED = RuleError(gettext_noop("接收人已关闭该渠道或未登记地址，不再发送"))
 
 
 def _final(task: Any) -> bool:
@@ -113,7 +125,7 @@ def deliver_notification(notification_id: int, task: Any = None) -> None:
     # A retry after the user switched a channel off (or removed the address) has nothing to send there any more.
     Delivery.objects.filter(notification=n, webhook=None, status=Delivery.Status.QUEUED).exclude(
         channel__in=[channel for channel, _ in targets]
-    ).update(status=Delivery.Status.FAILED, last_error=gettext("接收人已关闭该渠道或未登记地址，不再发送"))
+    ).update(status=Delivery.Status.FAILED, last_error=str(_CHANNEL_CLOSED), last_error_wording=_wording(_CHANNEL_CLOSED))
     for channel, address in targets:
         delivery, _ = Delivery.objects.get_or_create(
             notification=n, channel=channel, webhook=None,
@@ -145,7 +157,7 @@ def deliver_webhook(delivery_id: int, task: Any = None) -> None:
     try:
         post_webhook(delivery.webhook, delivery.payload)
     except DeliveryError as exc:
-        _record(delivery, str(exc), _final(task))
+        _record(delivery, exc, _final(task))
         raise DeliveryIncomplete(f"webhook delivery {delivery.pk}: {exc}") from None
     _record(delivery, "", True)
 

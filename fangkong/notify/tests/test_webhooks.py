@@ -258,11 +258,15 @@ def test_internal_addresses_are_refused_unless_allowed(world, receiver, settings
     assert receiver.received == []  # checked again when sending: the stored URL points at 127.0.0.1
     delivery = Delivery.objects.get()
     assert delivery.status == "queued" and "指向内网（127.0.0.1）" in delivery.last_error
+    # Recorded by a task in the site's language; the log words it for an English reader.
+    with translation.override("en"):
+        assert delivery.error_text == "The target 127.0.0.1 points to an internal network (127.0.0.1); not sent"
 
 
 @pytest.mark.django_db
 def test_webhook_errors_in_english(world, settings):
     from fangkong.core.errors import ServiceError
+    from fangkong.core.rule_errors import worded
     from fangkong.notify.channels import DeliveryError, check_destination
 
     settings.FANGKONG_WEBHOOK_ALLOW_INTERNAL = False
@@ -272,10 +276,10 @@ def test_webhook_errors_in_english(world, settings):
             webhook_create(organization=world.factory, name="metadata", kind="generic",
                            url="http://169.254.169.254/latest/meta-data/", levels=["alert"], actor=world.alice)
         assert err.value.field_errors == {"url": ["The address cannot point to this server or an internal network"]}
-        # A delivery's error is worded when it is raised, in the language then active (the log an admin reads).
-        with pytest.raises(DeliveryError, match=r"^The target localhost points to an internal network \(127\.0\.0\.1\)"
-                                                r"; not sent$"):
+        # A delivery's error keeps its Chinese sentence and is worded for its reader (the delivery log).
+        with pytest.raises(DeliveryError, match="指向内网") as refused:
             check_destination("http://localhost:9/hook")
+        assert worded(refused.value) == "The target localhost points to an internal network (127.0.0.1); not sent"
 
 
 @pytest.mark.django_db
