@@ -60,6 +60,12 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"
 
+    @property
+    def action_label(self) -> str:
+        from fangkong.core.audit_labels import action_label
+
+        return action_label(self.action)
+
 
 class ApiToken(models.Model):
     """A bearer token for the API. Only its SHA-256 is kept; the raw token is shown once when issued."""

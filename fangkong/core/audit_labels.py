@@ -1,0 +1,138 @@
+"""What each audit action is called, for the audit log's readers (the prevention office, auditors).
+
+The action codes stay the record (`AuditEvent.action`, searched by prefix such as "person."); the log shows the
+name in the reader's language beside them. `core/tests/test_audit_labels.py` fails when code records an action that
+has no name here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import pgettext_lazy
+
+# Each name is in the "audit" context: the log says what happened ("Role granted"), where the same words elsewhere are
+# a button ("Grant role").
+ACTION_LABELS: Mapping[str, Any] = {
+    # tenancy, accounts
+    "jurisdiction.create": pgettext_lazy("audit", "新建属地防控办"),
+    "authority.create": pgettext_lazy("audit", "新建行业主管部门"),
+    "organization.create": pgettext_lazy("audit", "新建单位"),
+    "organization.update": pgettext_lazy("audit", "修改单位"),
+    "unit.create": pgettext_lazy("audit", "新建部门"),
+    "unit.update": pgettext_lazy("audit", "修改部门"),
+    "membership.grant": pgettext_lazy("audit", "授予角色"),
+    "membership.revoke": pgettext_lazy("audit", "撤销角色"),
+    "user.create": pgettext_lazy("audit", "新建账号"),
+    "token.issue": pgettext_lazy("audit", "签发 API 令牌"),
+    "token.revoke": pgettext_lazy("audit", "吊销 API 令牌"),
+    "taskforce.apply_template": pgettext_lazy("audit", "按模板建立工作组"),
+    "taskforce.update": pgettext_lazy("audit", "修改工作组"),
+    "taskforce.member_add": pgettext_lazy("audit", "添加工作组成员"),
+    "taskforce.member_update": pgettext_lazy("audit", "修改工作组成员"),
+    "taskforce.member_remove": pgettext_lazy("audit", "移除工作组成员"),
+    "demo.seed": pgettext_lazy("audit", "生成演示数据"),
+    # people
+    "person.create": pgettext_lazy("audit", "新增人员"),
+    "person.update": pgettext_lazy("audit", "修改人员"),
+    "person.archive": pgettext_lazy("audit", "人员停用"),
+    "person.restore": pgettext_lazy("audit", "人员恢复"),
+    "person.import": pgettext_lazy("audit", "导入台账"),
+    "person.export": pgettext_lazy("audit", "导出台账"),
+    "person.unmask.id_number": pgettext_lazy("audit", "查看完整身份证号"),
+    "person.unmask.phone": pgettext_lazy("audit", "查看完整手机号"),
+    "person.symptomatic": pgettext_lazy("audit", "标记有症状"),
+    "person.symptomatic_clear": pgettext_lazy("audit", "解除症状标记"),
+    "person.health_code": pgettext_lazy("audit", "记录健康码"),
+    # health, obligations
+    "checkin_setting.create": pgettext_lazy("audit", "新建打卡设置"),
+    "checkin_setting.change": pgettext_lazy("audit", "修改打卡设置"),
+    "absence.create": pgettext_lazy("audit", "登记因病缺勤"),
+    "absence.follow_up": pgettext_lazy("audit", "缺勤随访"),
+    "cluster.raise": pgettext_lazy("audit", "聚集性预警"),
+    "cluster.report": pgettext_lazy("audit", "聚集性预警已上报"),
+    "integrity.resolve": pgettext_lazy("audit", "核实打卡异常"),
+    "obligation.waive": pgettext_lazy("audit", "免除任务"),
+    # access
+    "access.settings": pgettext_lazy("audit", "修改出入管理设置"),
+    "venue.create": pgettext_lazy("audit", "新建场所"),
+    "venue.update": pgettext_lazy("audit", "修改场所"),
+    "venue.rotate_code": pgettext_lazy("audit", "更换场所码"),
+    "scan.export": pgettext_lazy("audit", "导出出入记录"),
+    "visit.book": pgettext_lazy("audit", "访客预约"),
+    "visit.walk_in": pgettext_lazy("audit", "现场访客登记"),
+    "visit.approve": pgettext_lazy("audit", "审批访客预约"),
+    "visit.update": pgettext_lazy("audit", "修改访客预约"),
+    "visit.cancel": pgettext_lazy("audit", "取消访客预约"),
+    "visit.export": pgettext_lazy("audit", "导出访客记录"),
+    "vehicle.create": pgettext_lazy("audit", "登记车辆"),
+    "vehicle.update": pgettext_lazy("audit", "修改车辆登记"),
+    "vehicle.delete": pgettext_lazy("audit", "删除车辆登记"),
+    "vehicle.export": pgettext_lazy("audit", "导出车辆记录"),
+    # policy
+    "policy.install_pack": pgettext_lazy("audit", "安装防控政策"),
+    "policy.activation": pgettext_lazy("audit", "启用或停用政策"),
+    "policy.rule_enabled": pgettext_lazy("audit", "启用或停用条款"),
+    "policy.reevaluate": pgettext_lazy("audit", "重新判定"),
+    "riskarea.announce": pgettext_lazy("audit", "发布风险区域"),
+    "riskarea.change_level": pgettext_lazy("audit", "调整风险等级"),
+    "riskarea.close": pgettext_lazy("audit", "解除风险区域"),
+    "riskarea.import": pgettext_lazy("audit", "导入风险区域"),
+    "stay.add": pgettext_lazy("audit", "登记旅居史"),
+    "arrival.record": pgettext_lazy("audit", "登记抵达"),
+    "travel.request": pgettext_lazy("audit", "外出报备"),
+    "travel.update": pgettext_lazy("audit", "修改外出报备"),
+    "travel.withdraw": pgettext_lazy("audit", "撤回外出报备"),
+    "travel.approved": pgettext_lazy("audit", "批准外出报备"),
+    "travel.refused": pgettext_lazy("audit", "不批准外出报备"),
+    "travel.return": pgettext_lazy("audit", "外出返回"),
+    # measures
+    "measure.propose": pgettext_lazy("audit", "提出管控措施"),
+    "measure.confirm": pgettext_lazy("audit", "确认管控措施"),
+    "measure.start": pgettext_lazy("audit", "开始执行措施"),
+    "measure.ready": pgettext_lazy("audit", "标记待解除"),
+    "measure.release": pgettext_lazy("audit", "解除管控措施"),
+    "measure.escalate": pgettext_lazy("audit", "升级管控措施"),
+    "measure.extend": pgettext_lazy("audit", "延长管控措施"),
+    "measure.custodian_add": pgettext_lazy("audit", "添加包保人员"),
+    "measure.custodian_remove": pgettext_lazy("audit", "移除包保人员"),
+    "measure.export_list": pgettext_lazy("audit", "导出管控人员"),
+    "measure.export_counts": pgettext_lazy("audit", "导出管控统计"),
+    "measure.export_record": pgettext_lazy("audit", "导出逐日记录"),
+    "measure.export_notice": pgettext_lazy("audit", "导出告知书"),
+    "measure.export_certificate": pgettext_lazy("audit", "导出解除证明"),
+    # testing
+    "testprogram.create": pgettext_lazy("audit", "新建检测计划"),
+    "testprogram.activate": pgettext_lazy("audit", "启用检测计划"),
+    "sample.register": pgettext_lazy("audit", "登记采样"),
+    "result.record": pgettext_lazy("audit", "登记检测结果"),
+    "finding.status": pgettext_lazy("audit", "处理阳性发现"),
+    "vaccination.record": pgettext_lazy("audit", "登记接种"),
+    "vaccination.import": pgettext_lazy("audit", "导入接种记录"),
+    "contraindication.record": pgettext_lazy("audit", "登记接种禁忌"),
+    # tracing
+    "case.create": pgettext_lazy("audit", "登记病例"),
+    "case.update": pgettext_lazy("audit", "修改病例"),
+    "case.status": pgettext_lazy("audit", "病例状态变更"),
+    "case.finding_attached": pgettext_lazy("audit", "病例关联阳性发现"),
+    "tracing.run": pgettext_lazy("audit", "追踪密接"),
+    "tracing.contact_add": pgettext_lazy("audit", "人工添加接触者"),
+    "tracing.household": pgettext_lazy("audit", "登记同住人员"),
+    "tracing.meeting": pgettext_lazy("audit", "登记会议"),
+    "tracing.task": pgettext_lazy("audit", "核查任务"),
+    "assist.create": pgettext_lazy("audit", "发出协查"),
+    "assist.import": pgettext_lazy("audit", "导入协查反馈"),
+    "assist.export": pgettext_lazy("audit", "导出协查名单"),
+    # notify
+    "notify.webhook_create": pgettext_lazy("audit", "新建群机器人"),
+    "notify.webhook_update": pgettext_lazy("audit", "修改群机器人"),
+    "notify.webhook_delete": pgettext_lazy("audit", "删除群机器人"),
+    "notify.webhook_test": pgettext_lazy("audit", "群机器人测试消息"),
+}
+
+
+def action_label(action: str) -> str:
+    """The action's name in the active language; an action nobody named shows its code."""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
