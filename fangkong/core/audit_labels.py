@@ -132,6 +132,33 @@ ACTION_LABELS: Mapping[str, Any] = {
 }
 
 
+def change_rows(object_type: str, changes: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The changes as (field name, before, after) for reading: a field of the object's model is named by its label
+    and a value from its choices by the choice's label; anything else is shown as recorded."""
+    from django.apps import apps
+    from django.core.exceptions import FieldDoesNotExist
+
+    try:
+        model = apps.get_model(object_type) if "." in object_type else None
+    except (LookupError, ValueError):
+        model = None
+    rows = []
+    for key, values in (changes or {}).items():
+        before, after = [*values, None, None][:2] if isinstance(values, list) else (None, values)
+        label: Any = key
+        if model is not None:
+            try:
+                field = model._meta.get_field(key)
+            except FieldDoesNotExist:
+                field = None
+            if field is not None:
+                label = getattr(field, "verbose_name", key)
+                choices = dict(field.flatchoices) if getattr(field, "choices", None) else {}
+                before, after = choices.get(before, before), choices.get(after, after)
+        rows.append((str(label), before, after))
+    return rows
+
+
 def action_label(action: str) -> str:
     """The action's name in the active language; an action nobody named shows its code."""
     label = ACTION_LABELS.get(action)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -65,6 +67,11 @@ class AuditEvent(models.Model):
         from fangkong.core.audit_labels import action_label
 
         return action_label(self.action)
+
+    def change_rows(self) -> list[tuple[str, Any, Any]]:
+        from fangkong.core.audit_labels import change_rows
+
+        return change_rows(self.object_type, self.changes)
 
 
 class ApiToken(models.Model):

@@ -60,3 +60,21 @@ def test_the_log_shows_names_in_the_readers_language(client, world):
     assert "解除症状标记" in page and "person.symptomatic_clear" in page  # the code stays, for searching
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     assert "Symptom flag cleared" in client.get("/audit/").content.decode()
+
+
+@pytest.mark.django_db
+def test_changes_name_the_fields_and_choices_of_the_object(client, world):
+    from fangkong.measures.models import Measure
+
+    audit_record(actor=world.admin, action="measure.confirm", object_type="measures.measure", object_id="7",
+                 object_repr="安安", organization_id=world.factory.pk,
+                 changes={"status": ["proposed", "confirmed"], "filters": [None, "q=安"]})
+    client.force_login(world.admin)
+    page = client.get("/audit/").content.decode()
+    assert "<b>状态</b>：待确认 → 已确认" in page and "<b>filters</b>：∅ → q=安" in page  # unknown keys as recorded
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/audit/").content.decode()
+    with translation.override("en"):
+        status = Measure._meta.get_field("status").verbose_name
+        expected = f"<b>{status}</b>: {Measure.Status.PROPOSED.label} → {Measure.Status.CONFIRMED.label}"
+    assert expected in page and "待确认" not in page
