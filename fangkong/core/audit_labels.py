@@ -154,9 +154,14 @@ def change_rows(object_type: str, changes: dict[str, Any]) -> list[tuple[str, An
             if field is not None:
                 label = getattr(field, "verbose_name", key)
                 choices = dict(field.flatchoices) if getattr(field, "choices", None) else {}
-                before, after = choices.get(before, before), choices.get(after, after)
+                before, after = _choice(choices, before), _choice(choices, after)
         rows.append((str(label), before, after))
     return rows
+
+
+def _choice(choices: dict[Any, Any], value: Any) -> Any:
+    """A recorded value by its choice's label; lists and objects (a JSON field's values) as recorded."""
+    return choices.get(value, value) if isinstance(value, str | int) else value
 
 
 def action_label(action: str) -> str:

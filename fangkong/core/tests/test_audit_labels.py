@@ -68,7 +68,8 @@ def test_changes_name_the_fields_and_choices_of_the_object(client, world):
 
     audit_record(actor=world.admin, action="measure.confirm", object_type="measures.measure", object_id="7",
                  object_repr="安安", organization_id=world.factory.pk,
-                 changes={"status": ["proposed", "confirmed"], "filters": [None, "q=安"]})
+                 changes={"status": ["proposed", "confirmed"], "filters": [None, "q=安"],
+                          "tests": [{"kind": "nat"}, [1, 2]]})  # values a JSON field records stay as they are
     client.force_login(world.admin)
     page = client.get("/audit/").content.decode()
     assert "<b>状态</b>：待确认 → 已确认" in page and "<b>filters</b>：∅ → q=安" in page  # unknown keys as recorded
@@ -78,3 +79,11 @@ def test_changes_name_the_fields_and_choices_of_the_object(client, world):
         status = Measure._meta.get_field("status").verbose_name
         expected = f"<b>{status}</b>: {Measure.Status.PROPOSED.label} → {Measure.Status.CONFIRMED.label}"
     assert expected in page and "待确认" not in page
+
+
+def test_values_that_are_not_choices_stay_as_recorded():
+    from fangkong.core.audit_labels import change_rows
+
+    rows = change_rows("measures.measure", {"status": [{"from": "proposed"}, ["confirmed"]], "kind": [None, 3]})
+    assert [r[1:] for r in rows] == [({"from": "proposed"}, ["confirmed"]), (None, 3)]
+    assert change_rows("no.such_model", {"status": ["a", "b"]}) == [("status", "a", "b")]
