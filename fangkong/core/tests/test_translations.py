@@ -4,23 +4,36 @@ reader without anyone noticing. `make makemessages` refreshes the catalogues; th
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from django.conf import settings
+from django.utils.translation.template import templatize
 
 ROOT = Path(settings.BASE_DIR)
 KEYWORDS = {"_": None, "gettext": None, "gettext_lazy": None, "gettext_noop": None, "pgettext": ((1, "c"), 2),
             "pgettext_lazy": ((1, "c"), 2), "ngettext": (1, 2), "ngettext_lazy": (1, 2)}
-TRANSLATE_TAG = re.compile(r'\{% (?:translate|trans) "([^"]*)"')  # {% blocktranslate %} is left to makemessages
+# Django turns a template into pseudo-Python gettext calls for makemessages (templatize); read the same calls.
+_LITERAL = r"u?'(?:[^'\\]|\\.)*'"
+TEMPLATE_CALL = re.compile(rf"\b(n?p?gettext)\(({_LITERAL})(?:\s*,\s*({_LITERAL}))?")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdfr]|%[sdf]")
 
 
 def _catalogue(language: str):
     with open(ROOT / "locale" / language / "LC_MESSAGES" / "django.po", "rb") as fh:
         return read_po(fh)
+
+
+def _template_messages(template: Path) -> list[str]:
+    """The msgids of a template's {% translate %} and {% blocktranslate %} tags, as makemessages extracts them."""
+    out = []
+    for function, first, second in TEMPLATE_CALL.findall(templatize(template.read_text(encoding="utf-8"))):
+        literal = second if function.startswith(("pgettext", "npgettext")) else first
+        out.append(ast.literal_eval(literal.removeprefix("u")))
+    return out
 
 
 def test_every_english_entry_is_translated_and_keeps_its_placeholders():
@@ -48,7 +61,7 @@ def test_every_message_marked_in_python_is_in_the_english_catalogue():
         if msgid and re.search(r"[\u4e00-\u9fff]", msgid) and msgid not in known:
             missing.add(f"{filename}: {msgid!r}")
     for template in (ROOT / "fangkong").rglob("*.html"):
-        for msgid in TRANSLATE_TAG.findall(template.read_text(encoding="utf-8")):
+        for msgid in _template_messages(template):
             if re.search(r"[\u4e00-\u9fff]", msgid) and msgid not in known:
                 missing.add(f"{template.relative_to(ROOT)}: {msgid!r}")
     assert not missing, "run `make makemessages` and translate:\n" + "\n".join(sorted(missing)[:30])
