@@ -9,6 +9,7 @@ among the values (the missing doses, the rows an ID number repeats on) is joined
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -21,6 +22,13 @@ class RuleError(ValueError):
     def __init__(self, message: str, **params: Any) -> None:
         self.message, self.params = message, params
         super().__init__(message % listed(params, "、") if params else message)
+
+
+def enumeration(items: Iterable[Any]) -> str:
+    """Names or codes as one list in the reader's language ("甲、乙" / "A, B")."""
+    from django.utils.translation import gettext
+
+    return gettext("、").join(str(i) for i in items)
 
 
 def listed(params: dict[str, Any], separator: str) -> dict[str, Any]:

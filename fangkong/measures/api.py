@@ -14,6 +14,7 @@ from ninja import Router, Schema, Status
 from fangkong.core.access import api_permission
 from fangkong.core.api_support import Page, paginate
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import enumeration
 from fangkong.measures import rules, selectors, services
 from fangkong.measures.models import Measure, MeasureCustodian
 from fangkong.policy import services as policy_services
@@ -111,7 +112,7 @@ class MeasurePage(Page):
 
 def _choices(values: Any) -> str:
     """A field error listing the accepted values."""
-    return gettext("可选：%(choices)s") % {"choices": gettext("、").join(values)}
+    return gettext("可选：%(choices)s") % {"choices": enumeration(values)}
 
 
 @router.get("/measures", response=MeasurePage,

@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from fangkong.core import crypto
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
-from fangkong.core.rule_errors import worded
+from fangkong.core.rule_errors import enumeration, worded
 from fangkong.measures import bulk, rules
 from fangkong.measures.models import Measure, MeasureCustodian, MeasureTest
 from fangkong.people.models import Person
@@ -293,7 +293,7 @@ def _refusal(error: rules.TransitionError) -> str:
     labels = dict(Measure.Status.choices)
     return gettext(error.message) % {
         **error.params, "status": labels.get(error.current, error.current),
-        "allowed": gettext("、").join(str(labels.get(s, s)) for s in error.sources)}
+        "allowed": enumeration(str(labels.get(s, s)) for s in error.sources)}
 
 
 def _move(measure: Measure, action: str) -> str:

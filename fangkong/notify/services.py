@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
-from fangkong.core.rule_errors import worded
+from fangkong.core.rule_errors import enumeration, worded
 from fangkong.notify import rules
 from fangkong.notify.models import Delivery, Notification, NotificationPreference, WebhookEndpoint
 from fangkong.tenancy.models import Organization
@@ -44,7 +44,7 @@ def notify_send(
     """
     if level not in rules.LEVELS:
         raise ServiceError(gettext("通知级别“%(level)s”无效，可选：%(choices)s") % {
-            "level": level, "choices": gettext("、").join(rules.LEVELS)}, {"level": [gettext("无效的级别")]})
+            "level": level, "choices": enumeration(rules.LEVELS)}, {"level": [gettext("无效的级别")]})
     if len(link) > 500 or len(dedupe_key) > 200 or len(event) > 64:
         raise ServiceError(gettext("通知的链接（≤500）、去重键（≤200）或事件名（≤64）过长"), {"link": [gettext("过长")]})
     for texts, what, field in ((title, "通知标题", "title"), (body, "通知内容", "body")):
@@ -181,7 +181,7 @@ def _clean_webhook(*, name: str, kind: str, url: str, levels: Iterable[str]) -> 
         errors["name"] = [gettext("请填写名称")]
     if kind not in WebhookEndpoint.Kind.values:
         errors["kind"] = [gettext("未知的类型“%(kind)s”，可选：%(choices)s") % {
-            "kind": kind, "choices": gettext("、").join(WebhookEndpoint.Kind.values)}]
+            "kind": kind, "choices": enumeration(WebhookEndpoint.Kind.values)}]
     if not url.startswith(("https://", "http://")) or len(url) > 1000:
         errors["url"] = [gettext("地址必须以 http:// 或 https:// 开头")]
     elif rules.literal_host_is_internal(url) and not getattr(settings, "FANGKONG_WEBHOOK_ALLOW_INTERNAL", False):

@@ -23,7 +23,7 @@ from fangkong.core import crypto
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
 from fangkong.core.fields import EncryptedTextField
-from fangkong.core.rule_errors import RuleError, gettext_noop, listed, worded
+from fangkong.core.rule_errors import RuleError, enumeration, gettext_noop, listed, worded
 from fangkong.geo.models import Region
 from fangkong.people import rules
 from fangkong.people.models import Person
@@ -173,7 +173,7 @@ def parse_workbook(source: str | Path | IO[bytes]) -> RawSheet:
             seen.add(name)
     missing = [h for h in REQUIRED if h not in seen]
     if missing:
-        names = gettext("、").join(missing)
+        names = enumeration(missing)
         raise ServiceError(
             gettext("第 1 行，表头：缺少必填列 %(columns)s（请使用导入模板）") % {"columns": names},
             {"file": [gettext("缺少必填列：%(columns)s") % {"columns": names}]},

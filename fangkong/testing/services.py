@@ -26,6 +26,7 @@ from django.utils.translation import gettext, gettext_lazy
 from fangkong.core import crypto
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import enumeration as listed
 from fangkong.core.rule_errors import worded
 from fangkong.obligations.models import Obligation
 from fangkong.obligations.services import obligations_generate_for_people
@@ -61,11 +62,6 @@ COLUMN_LABELS = {
     "报告时间": gettext_lazy("报告时间"), "剂次": gettext_lazy("剂次"), "疫苗名称": gettext_lazy("疫苗名称"),
     "接种日期": gettext_lazy("接种日期"),
 }
-
-
-def listed(items: Iterable[Any]) -> str:
-    """Names or codes as one list in the reader's language ("甲、乙" / "A, B")."""
-    return gettext("、").join(str(i) for i in items)
 
 
 def complete_doses() -> int:
