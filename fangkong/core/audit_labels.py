@@ -137,6 +137,7 @@ def change_rows(object_type: str, changes: dict[str, Any]) -> list[tuple[str, An
     and a value from its choices by the choice's label; anything else is shown as recorded."""
     from django.apps import apps
     from django.core.exceptions import FieldDoesNotExist
+    from django.db.models import DateTimeField
 
     try:
         model = apps.get_model(object_type) if "." in object_type else None
@@ -155,8 +156,25 @@ def change_rows(object_type: str, changes: dict[str, Any]) -> list[tuple[str, An
                 label = getattr(field, "verbose_name", key)
                 choices = dict(field.flatchoices) if getattr(field, "choices", None) else {}
                 before, after = _choice(choices, before), _choice(choices, after)
+                if isinstance(field, DateTimeField):
+                    before, after = _local_time(before), _local_time(after)
         rows.append((str(label), before, after))
     return rows
+
+
+def _local_time(value: Any) -> Any:
+    """A recorded ISO timestamp (stored in UTC) as the local time people read elsewhere; anything else as it is."""
+    from datetime import datetime
+
+    from django.utils import timezone
+
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if timezone.is_aware(moment) else value
 
 
 def _choice(choices: dict[Any, Any], value: Any) -> Any:

@@ -87,3 +87,11 @@ def test_values_that_are_not_choices_stay_as_recorded():
     rows = change_rows("measures.measure", {"status": [{"from": "proposed"}, ["confirmed"]], "kind": [None, 3]})
     assert [r[1:] for r in rows] == [({"from": "proposed"}, ["confirmed"]), (None, 3)]
     assert change_rows("no.such_model", {"status": ["a", "b"]}) == [("status", "a", "b")]
+
+
+def test_recorded_timestamps_read_in_local_time():
+    from fangkong.core.audit_labels import change_rows
+
+    rows = change_rows("people.person", {"symptomatic_since": [None, "2026-12-07T15:58:52.019674+00:00"]})
+    assert rows[0][1:] == (None, "2026-12-07 23:58:52")  # Asia/Shanghai
+    assert change_rows("people.person", {"symptomatic_since": ["garbled", None]})[0][1:] == ("garbled", None)
