@@ -5,7 +5,7 @@
 1. Data: 100,000 people, 2,000 venues, scans over 30 days written with psycopg COPY into the indexed access_scan
    table, up to 10,000,000 rows or BENCH_COPY_SECONDS (default 300 s), whichever comes first; the size reached is
    printed, nothing is extrapolated.
-2. Single-scan endpoint (full decision) vs /api/v1/ping under the same gunicorn, 32 concurrent keep-alive
+2. Single-scan endpoint (full decision) vs /api/v1/ping under the same gunicorn (DEBUG=0), 32 concurrent keep-alive
    connections, alternating in BENCH_ROUNDS rounds (default 5) of BENCH_LOAD_SECONDS (default 6 s) per phase:
    requests/s, p50/p99 latency, the median of the rounds' ratios.
 3. Batch endpoint (1,000 scans per request, BENCH_BATCHES requests) rows/s vs raw psycopg COPY of the same number
@@ -212,7 +212,8 @@ def load(port: int, method: str, path: str, body_for, headers: dict[str, str], s
 def http_bench(person_ids: list[int], venue_ids: list[int], raw_token: str) -> None:
     port = free_port()
     workers = os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    # DEBUG=0 as in production and in the other throughput benchmarks: with DEBUG on, Django logs every query.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0"}
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", workers,
          "--worker-class", "gthread", "--threads", os.environ.get("BENCH_THREADS", "8"), "--log-level", "warning"],
