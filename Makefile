@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 UID_NOW := $(shell id -u)
 
-.PHONY: help run test lint deps assets messages chromium db demo smoke makemessages screenshot clean
+.PHONY: help run test lint deps assets messages fonts chromium db demo smoke makemessages screenshot clean
 
 help:
 	@echo "make run    - install what is missing, migrate, load regions, seed the demo, start web + Huey (HOST/PORT)"
@@ -59,12 +59,26 @@ messages: deps
 	  done; \
 	fi
 
-chromium:
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+
+# The CJK font the venue posters (PDF) are set in, for `make run` and the tests.
+fonts:
+	@if [ ! -e $(CJK_FONT) ]; then \
+	  if [ "$(UID_NOW)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing fonts-noto-cjk for the venue posters"; \
+	    ($(APT_INSTALL) fonts-noto-cjk >/dev/null 2>&1 || (apt-get update -qq && $(APT_INSTALL) fonts-noto-cjk >/dev/null)); \
+	  else \
+	    echo "warning: fonts-noto-cjk is missing and we are not root: venue posters will say a CJK font is needed"; \
+	  fi; \
+	fi
+
+# Chromium for the browser tests (a machine can have it without the font, or the font without it).
+chromium: fonts
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$(UID_NOW)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian's chromium for the browser tests"; \
-	    (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null 2>&1 || \
-	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-noto-cjk >/dev/null)); \
+	    ($(APT_INSTALL) chromium >/dev/null 2>&1 || (apt-get update -qq && $(APT_INSTALL) chromium >/dev/null)); \
 	  else \
 	    echo "warning: /usr/bin/chromium is missing and we are not root: browser tests will be skipped"; \
 	  fi; \
@@ -89,7 +103,7 @@ demo: db
 	  else echo "warning: manage.py seed_demo does not exist yet: starting without demo data"; fi; \
 	fi
 
-run: demo
+run: demo fonts
 	HOST=$(HOST) PORT=$(PORT) exec $(PY) manage.py run
 
 # --- checks -------------------------------------------------------------------------------------------------------
