@@ -132,6 +132,18 @@ ACTION_LABELS: Mapping[str, Any] = {
 }
 
 
+# Who acted when no person did. Services record these names as the actor (`AuditEvent.actor_repr`, a case's history);
+# the log shows them in the reader's language. A user's name, or a name not listed here, is shown as recorded.
+# `core/tests/test_audit_labels.py` fails when code records a name that is not listed.
+ACTOR_LABELS: Mapping[str, Any] = {
+    "system": pgettext_lazy("actor", "系统"),
+    "system:positive-result": pgettext_lazy("actor", "系统（阳性检测结果）"),
+    "seed_demo": pgettext_lazy("actor", "演示数据"),
+    "访客自助登记": pgettext_lazy("actor", "访客自助登记"),
+    "访客自助预约": pgettext_lazy("actor", "访客自助预约"),
+}
+
+
 def change_rows(object_type: str, changes: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """The changes as (field name, before, after) for reading: a field of the object's model is named by its label
     and a value from its choices by the choice's label; anything else is shown as recorded."""
@@ -186,3 +198,9 @@ def action_label(action: str) -> str:
     """The action's name in the active language; an action nobody named shows its code."""
     label = ACTION_LABELS.get(action)
     return str(label) if label is not None else action
+
+
+def actor_label(actor_repr: str) -> str:
+    """Who acted, in the active language: a named system actor by its name, anyone else as recorded."""
+    label = ACTOR_LABELS.get(actor_repr)
+    return str(label) if label is not None else actor_repr

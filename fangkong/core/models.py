@@ -68,6 +68,13 @@ class AuditEvent(models.Model):
 
         return action_label(self.action)
 
+    @property
+    def actor_label(self) -> str:
+        """Who acted: a user as recorded; the system actors by their names in the reader's language."""
+        from fangkong.core.audit_labels import actor_label
+
+        return self.actor_repr if self.actor_id is not None else actor_label(self.actor_repr)
+
     def change_rows(self) -> list[tuple[str, Any, Any]]:
         from fangkong.core.audit_labels import change_rows
 

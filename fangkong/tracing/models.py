@@ -70,12 +70,21 @@ class CaseStatusChange(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")
     note = models.CharField(max_length=200, blank=True, default="")
+    # Set when the system made the change on its own (no actor): its name, shown in the reader's language
+    # (core.audit_labels.ACTOR_LABELS). Written into the note before, where English readers got Chinese and a code.
+    system_actor = models.CharField(max_length=50, blank=True, default="")
 
     class Meta:
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.from_status}→{self.to_status}"
+
+    @property
+    def system_actor_label(self) -> str:
+        from fangkong.core.audit_labels import actor_label
+
+        return actor_label(self.system_actor)
 
 
 class TraceSnapshot(models.Model):

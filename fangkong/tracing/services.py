@@ -70,7 +70,8 @@ def _person_in_scope(person_id: int, actor: Any, perm: str) -> Person:
 
 def _history(case: Case, before: str, actor: Any, note: str = "") -> None:
     CaseStatusChange.objects.create(case=case, from_status=before, to_status=case.status, note=note[:200],
-                                    actor=actor if getattr(actor, "is_authenticated", False) else None)
+                                    actor=actor if getattr(actor, "is_authenticated", False) else None,
+                                    system_actor=str(actor)[:50] if _is_system(actor) else "")
 
 
 class SystemActor:
@@ -131,7 +132,7 @@ def case_create(
         confirmed_at=timezone.now() if status != Case.Status.SUSPECTED else None,
         positive_finding_id=positive_finding_id, **values,
     )
-    _history(case, "", actor, note=f"由{actor}自动生成" if _is_system(actor) else "")
+    _history(case, "", actor)
     Investigation.objects.create(case=case)
     audit_record(actor=actor, action="case.create", obj=case, organization_id=case.organization_id,
                  changes={"status": [None, status], "person": [None, person.name], "source": [None, source],

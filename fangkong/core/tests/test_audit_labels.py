@@ -95,3 +95,39 @@ def test_recorded_timestamps_read_in_local_time():
     rows = change_rows("people.person", {"symptomatic_since": [None, "2026-12-07T15:58:52.019674+00:00"]})
     assert rows[0][1:] == (None, "2026-12-07 23:58:52")  # Asia/Shanghai
     assert change_rows("people.person", {"symptomatic_since": ["garbled", None]})[0][1:] == ("garbled", None)
+
+
+# A name recorded as the actor when no user acted: `actor="…"`, `actor or "…"`, `actor: Any = "…"` and system actors.
+ACTOR_LITERAL = re.compile(r"""actor(?:=| or |: Any = )["']([^"']+)["']|SystemActor\(["']([^"']+)["']\)""")
+
+
+def test_every_recorded_system_actor_has_a_name():
+    from fangkong.core.audit_labels import ACTOR_LABELS
+
+    found: set[str] = set()
+    for path in SOURCES.rglob("*.py"):
+        if "tests" in path.parts or "migrations" in path.parts:
+            continue
+        found |= {a or b for a, b in ACTOR_LITERAL.findall(path.read_text(encoding="utf-8"))}
+    assert {"system", "seed_demo", "system:positive-result"} <= found
+    missing = sorted(found - set(ACTOR_LABELS))
+    assert not missing, f"add names to ACTOR_LABELS in core/audit_labels.py: {missing}"
+
+
+@pytest.mark.django_db
+def test_the_log_names_system_actors_and_shows_users_as_recorded(client, world, django_user_model):
+    audit_record(actor="system", action="measure.confirm", object_type="measures.measure", object_id="1",
+                 object_repr="安安", organization_id=world.factory.pk)
+    # A user who happens to be called like a system actor is still that user.
+    namesake = django_user_model.objects.create_user("seed_demo", password="pw-namesake-1")
+    audit_record(actor=namesake, action="person.update", object_type="people.person", object_id="2",
+                 object_repr="乐乐", organization_id=world.factory.pk)
+    client.force_login(world.admin)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/audit/").content.decode()
+    assert "System<div" in page and "<code>system</code>" in page  # the recorded name stays, for searching
+    assert "Demo data" not in page and "<td>seed_demo</td>" in page
+    with translation.override("en"):
+        from fangkong.core.audit_labels import actor_label
+
+        assert actor_label("访客自助预约") == "Visitor self-booking" and actor_label("张三") == "张三"

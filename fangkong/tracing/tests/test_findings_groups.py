@@ -30,7 +30,7 @@ def _positive(world: Any, person: Any, code: str) -> None:
                           reported_at=NOON + timedelta(hours=20))
 
 
-def test_positive_result_proposes_a_suspected_case_the_office_confirms(world, make_person,
+def test_positive_result_proposes_a_suspected_case_the_office_confirms(world, make_person, client, settings,
                                                                        django_capture_on_commit_callbacks):
     person = make_person(name="阳性甲")
     with django_capture_on_commit_callbacks(execute=True):
@@ -48,7 +48,14 @@ def test_positive_result_proposes_a_suspected_case_the_office_confirms(world, ma
     assert AuditEvent.objects.get(action="finding.status", object_id=str(finding.pk)).actor_repr == \
         "system:positive-result"
     change = CaseStatusChange.objects.get(case=case)
-    assert change.actor is None and "system:positive-result" in change.note
+    assert change.actor is None and change.system_actor == "system:positive-result" and change.note == ""
+    # The case page names the system in the reader's language (it read "由system:positive-result自动生成").
+    client.force_login(world.officer)
+    page = client.get(f"/tracing/cases/{case.pk}/").content.decode()
+    assert "由系统（阳性检测结果）自动生成" in page and "system:positive-result" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(f"/tracing/cases/{case.pk}/").content.decode()
+    assert "Generated automatically by System (positive test result)" in page
     # An office officer confirms it.
     case = services.case_confirm(case=case, actor=world.officer)
     assert case.status == "confirmed" and case.history.count() == 2
@@ -291,3 +298,25 @@ def test_an_open_case_isolates_the_person_until_it_is_excluded(world, make_perso
     services.case_set_status(case=case, status="excluded", actor=world.officer, note="复核阴性")
     person.refresh_from_db()
     assert person.measure_kind == ""  # no active measure of the measures app: nothing left
+
+
+def test_earlier_automatic_notes_move_to_the_system_actor(world, make_person):
+    """Migration 0005: the notes case_create wrote before ("由…自动生成") become the field; people's notes stay."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("fangkong.tracing.migrations.0005_case_history_system_actor")
+    case = services.case_create(person_id=make_person(name="旧记录甲").pk, actor=world.officer,
+                                onset_date=date(2021, 9, 20))
+    automatic = CaseStatusChange.objects.create(case=case, to_status="suspected", note="由system:positive-result自动生成")
+    typed = CaseStatusChange.objects.create(case=case, to_status="confirmed", actor=world.officer,
+                                            note="由市疾控中心复核后自动生成")
+    migration.notes_to_system_actor(apps, None)
+    automatic.refresh_from_db()
+    typed.refresh_from_db()
+    assert (automatic.system_actor, automatic.note) == ("system:positive-result", "")
+    assert (typed.system_actor, typed.note) == ("", "由市疾控中心复核后自动生成")
+    migration.system_actor_to_notes(apps, None)
+    automatic.refresh_from_db()
+    assert automatic.note == "由system:positive-result自动生成"
