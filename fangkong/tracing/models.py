@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.core.models import TimeStampedModel
+
+# The reference a case proposed from a positive result records (services.case_propose_from_finding). It is stored in
+# Chinese, like every record; the case page words it for the reader.
+FINDING_REFERENCE = gettext_noop("阳性发现#%(finding)s 样本#%(sample)s")
+FINDING_REFERENCE_NO_SAMPLE = gettext_noop("阳性发现#%(finding)s")  # a result entered without a registered tube
+# Until session 9 a finding without a tube was written "样本#None".
+FINDING_REFERENCE_WRITTEN = re.compile(r"^阳性发现#(?P<finding>\d+)(?: 样本#(?P<sample>\d+|None))?$")
 
 
 class CaseQuerySet(models.QuerySet["Case"]):
@@ -60,6 +69,23 @@ class Case(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"病例#{self.pk} {self.person.name if self.person_id else ''}"
+
+    @staticmethod
+    def finding_reference(finding_id: int, sample_id: int | None) -> str:
+        """What a case proposed from this positive finding records as its reference (in Chinese, the record's)."""
+        if sample_id is None:
+            return FINDING_REFERENCE_NO_SAMPLE % {"finding": finding_id}
+        return FINDING_REFERENCE % {"finding": finding_id, "sample": sample_id}
+
+    @property
+    def source_reference_label(self) -> str:
+        """The reference as written, except the one a positive result writes, which reads in the reader's language."""
+        found = FINDING_REFERENCE_WRITTEN.match(self.source_reference) if self.positive_finding_id else None
+        if found is None:
+            return self.source_reference
+        if found["sample"] in (None, "None"):
+            return gettext(FINDING_REFERENCE_NO_SAMPLE) % {"finding": found["finding"]}
+        return gettext(FINDING_REFERENCE) % {"finding": found["finding"], "sample": found["sample"]}
 
 
 class CaseStatusChange(models.Model):

@@ -167,7 +167,8 @@ def case_propose_from_finding(*, finding_id: int, actor: Any = SYSTEM) -> Case |
             case = case_create(
                 person_id=finding.person_id, actor=actor, status=Case.Status.SUSPECTED, sample_date=sample_on,
                 report_date=report_on, source=Case.Source.POSITIVE_RESULT,
-                source_reference=f"阳性发现#{finding.pk} 样本#{finding.sample_id}", positive_finding_id=finding.pk)
+                source_reference=Case.finding_reference(finding.pk, finding.sample_id),
+                positive_finding_id=finding.pk)
         else:
             audit_record(actor=actor, action="case.finding_attached", obj=existing,
                          organization_id=existing.organization_id,

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection
+from django.utils import translation
 
 from fangkong.core.models import AuditEvent
 from fangkong.testing import services as testing
@@ -56,6 +57,7 @@ def test_positive_result_proposes_a_suspected_case_the_office_confirms(world, ma
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.get(f"/tracing/cases/{case.pk}/").content.decode()
     assert "Generated automatically by System (positive test result)" in page
+    assert f"Positive finding #{finding.pk}, sample #{finding.sample_id}" in page and "阳性发现" not in page
     # An office officer confirms it.
     case = services.case_confirm(case=case, actor=world.officer)
     assert case.status == "confirmed" and case.history.count() == 2
@@ -320,3 +322,18 @@ def test_earlier_automatic_notes_move_to_the_system_actor(world, make_person):
     migration.system_actor_to_notes(apps, None)
     automatic.refresh_from_db()
     assert automatic.note == "由system:positive-result自动生成"
+
+
+@pytest.mark.parametrize(("written", "finding", "zh", "en"), [
+    ("阳性发现#3 样本#129", 3, "阳性发现#3 样本#129", "Positive finding #3, sample #129"),
+    ("阳性发现#3", 3, "阳性发现#3", "Positive finding #3"),
+    ("阳性发现#3 样本#None", 3, "阳性发现#3", "Positive finding #3"),  # as written before session 9
+    ("阳性发现#3 样本#129", None, "阳性发现#3 样本#129", "阳性发现#3 样本#129"),  # typed by a person: as written
+    ("市疾控中心通报", 3, "市疾控中心通报", "市疾控中心通报"),
+])
+def test_a_positive_results_reference_reads_in_the_readers_language(written, finding, zh, en):
+    case = Case(source_reference=written, positive_finding_id=finding)
+    assert case.source_reference_label == zh
+    with translation.override("en"):
+        assert case.source_reference_label == en
+    assert Case.finding_reference(3, 129) == "阳性发现#3 样本#129" and Case.finding_reference(3, None) == "阳性发现#3"
