@@ -12,7 +12,8 @@
    of rows into the same table, alternating, in the same run; both payloads are made before the clocks start.
    BENCH_ONLY=batch skips 2 (and the page, 4), BENCH_ONLY=single skips 3 and 4; BENCH_ONLY=generate stops after 1.
    BENCH_WORKERS (default: one per core) and BENCH_THREADS (default 8) shape the gthread server, as
-   docs/deployment.md runs it.
+   docs/deployment.md runs it. BENCH_PG_OWN_CORE=1 runs 2 and 3 with PostgreSQL pinned to the last core and the
+   server and this script to the others, as a database host of its own would be (root; restored afterwards).
 4. The scan log page filtered by venue and day: p95 over 60 requests.
 """
 
@@ -36,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from checkin_common import insert_people, organization, percentile, prepare_database, say
-from cpu_account import CpuAccount
+from cpu_account import CpuAccount, postgres_on_own_core, server_ratio
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -297,6 +298,12 @@ def single_scans(port: int, person_ids: list[int], venue_ids: list[int], auth: d
             f"errors {sum(e for _, _, e in runs)}")
         requests = sum(len(one) for _, one, _ in runs)
         say(f"    {CpuAccount(server_pgid=server_pgid, seconds=cpu_seconds[label]).per_request(requests)}")
+    counts = {label: sum(len(one) for _, one, _ in runs) for label, runs in phases.items()}
+    ping_cpu = CpuAccount(server_pgid=server_pgid, seconds=cpu_seconds["ping"])
+    for label in ratios:
+        endpoint_cpu = CpuAccount(server_pgid=server_pgid, seconds=cpu_seconds[label])
+        say(f"server CPU per request, ping over {names[label]}: "
+            f"{server_ratio(ping_cpu, counts['ping'], endpoint_cpu, counts[label]):.2f}")
     for label, values in ratios.items():
         say(f"ratio {names[label]}/ping: median of {len(values)} rounds {statistics.median(values):.2f} "
             f"(lowest {min(values):.2f}, highest {max(values):.2f}) (goal ≥ 0.5; p99 goal ≤ 150 ms)")
@@ -367,7 +374,8 @@ def main() -> None:
     _, raw = token_issue(user=user, name="bench")
     if os.environ.get("BENCH_ONLY") not in ("batch", "single"):
         page_bench(user, venue_ids)
-    http_bench(person_ids, venue_ids, raw)
+    with postgres_on_own_core(os.environ.get("BENCH_PG_OWN_CORE") == "1"):
+        http_bench(person_ids, venue_ids, raw)
 
 
 if __name__ == "__main__":

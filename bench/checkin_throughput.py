@@ -27,6 +27,7 @@ PostgreSQL and the load generator used per request (`cpu_account.py`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -41,7 +42,7 @@ import uuid
 from pathlib import Path
 
 from checkin_common import organization, prepare_database, say
-from cpu_account import CpuAccount
+from cpu_account import CpuAccount, postgres_on_own_core, server_ratio
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
@@ -182,10 +183,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200, help="members whose tokens the warm phase repeats")
     parser.add_argument("--cold-users", type=int, default=40_000, help="members the cold phase uses once each")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--pg-own-core", action="store_true",
+                        help="PostgreSQL on the last core, server and generator on the others (root; restored after)")
     args = parser.parse_args()
     prepare_database()
     tokens = members(args.users + args.cold_users)
     warm, cold = tokens[:args.users], iter(tokens[args.users:])
+    pinning = contextlib.ExitStack()  # restored in the finally below
+    pinning.enter_context(postgres_on_own_core(args.pg_own_core))
     proc = start_server(args.port, args.workers, args.server_threads)
     try:
         def ping(rng):
@@ -236,6 +241,11 @@ def main() -> None:
             say(f"{label:8s} {done[label] / spent[label]:8.1f} req/s  ({done[label]} ok in {spent[label]:.1f} s, "
                 f"{args.threads} threads, {args.workers} gunicorn workers × {args.server_threads} threads)")
             say(f"         {total.per_request(done[label])}")
+        ping_cpu = CpuAccount(server_pgid=proc.pid, seconds=cpu_seconds["ping"])
+        for label in ratios:
+            endpoint_cpu = CpuAccount(server_pgid=proc.pid, seconds=cpu_seconds[label])
+            say(f"server CPU per request, ping over check-in ({label}): "
+                f"{server_ratio(ping_cpu, done['ping'], endpoint_cpu, done[label]):.2f}")
         for label, values in ratios.items():
             middle = statistics.median(values)
             say(f"ratio check-in ({label})/ping: median of {len(values)} rounds {middle:.2f} "
@@ -245,6 +255,7 @@ def main() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
+        pinning.close()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ PostgreSQL's backends, this load generator, everything else, and idle (incl. I/O
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,3 +91,40 @@ def postgres_seconds() -> float:
     times): a pgbench run's connections end before a second reading."""
     return sum(ticks for comm, _, ticks in _processes(children=True).values()
                if comm.startswith(("postgres", "postmaster"))) / TICK
+
+
+def server_ratio(ping: CpuAccount, ping_requests: int, other: CpuAccount, other_requests: int) -> float:
+    """The server's CPU per ping over its CPU per request of the other endpoint: the throughput ratio a server would
+    reach whose clients and database run elsewhere (the load generator and PostgreSQL left out)."""
+    return (ping.seconds["server"] / ping_requests) / (other.seconds["server"] / other_requests)
+
+
+@contextmanager
+def postgres_on_own_core(enabled: bool) -> Iterator[None]:
+    """With `enabled`, pin every PostgreSQL process to the last core and this process (so the server it starts after
+    this and its load generator) to the others, as a database on a host of its own would be; restored afterwards.
+    Needs a local PostgreSQL this user may re-pin (root). Call it before starting threads: only the calling thread
+    and what it starts afterwards move."""
+    if not enabled:
+        yield
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit("BENCH_PG_OWN_CORE needs at least two cores")
+    pids = [int(p) for p in subprocess.run(["pgrep", "postgres"], capture_output=True, text=True).stdout.split()]
+    if not pids:
+        raise SystemExit("BENCH_PG_OWN_CORE: no local PostgreSQL process found")
+    before = {pid: os.sched_getaffinity(pid) for pid in pids}
+    mine = os.sched_getaffinity(0)
+    try:
+        for pid in pids:
+            os.sched_setaffinity(pid, {cores[-1]})
+        os.sched_setaffinity(0, set(cores[:-1]))
+        print(f"PostgreSQL pinned to core {cores[-1]} ({len(pids)} processes), the benchmark to {cores[:-1]}",
+              flush=True)
+        yield
+    finally:
+        for pid, affinity in before.items():
+            with suppress(ProcessLookupError):
+                os.sched_setaffinity(pid, affinity)
+        os.sched_setaffinity(0, mine)
