@@ -376,8 +376,12 @@ def validate_results(organization: Organization, rows: Sequence[ResultRow]) -> t
                 err(row, "检测类型", gettext("管码 %(code)s 登记为 %(registered)s，结果却是 %(kind)s") % {
                     "code": code, "registered": s["kind"], "kind": row.kind})
                 bad = True
-            if row.sampled_at and reported_at.timestamp() < s["sampled_ts"]:
-                err(row, "报告时间", gettext("报告时间早于采样时间"))
+            # Always against the registered sampling time: a result entered by hand names no sampling time, and was
+            # stored with any report time before (a report dated 2000 for a tube sampled today).
+            if reported_at.timestamp() < s["sampled_ts"]:
+                err(row, "报告时间", gettext("报告时间 %(reported)s 早于该管登记的采样时间 %(sampled)s") % {
+                    "reported": f"{timezone.localtime(reported_at):%Y-%m-%d %H:%M}",
+                    "sampled": f"{timezone.localtime(dt.datetime.fromtimestamp(s['sampled_ts'], dt.UTC)):%Y-%m-%d %H:%M}"})
                 bad = True
             seen_codes.add(code)
             if not bad:

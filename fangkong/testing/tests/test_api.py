@@ -24,9 +24,13 @@ def post(client, url, body, user):
 
 def test_pooled_sample_then_positive_result(client, world, make_person):
     people = [make_person() for _ in range(10)]
-    r = post(client, "/api/v1/samples", {"tube_code": "P001", "member_ids": [p.pk for p in people]}, world.alice)
+    r = post(client, "/api/v1/samples", {"tube_code": "P001", "member_ids": [p.pk for p in people],
+                                         "sampled_at": "2021-11-10T08:00:00+08:00"}, world.alice)
     assert r.status_code == 201, r.content
     assert r.json()["pooled"] is True
+    r = post(client, "/api/v1/results", {"tube_code": "P001", "result": "positive",
+                                         "reported_at": "2021-11-10T07:00:00+08:00"}, world.alice)
+    assert r.status_code == 400 and "早于该管登记的采样时间" in r.json()["message"]  # before the sampling
     r = post(client, "/api/v1/results", {"tube_code": "P001", "result": "positive",
                                          "reported_at": "2021-11-10T12:00:00+08:00"}, world.alice)
     assert r.status_code == 201, r.content

@@ -105,6 +105,25 @@ def test_negative_pool_fulfils_every_members_open_test(world, make_person):
     assert AuditEvent.objects.filter(action="result.record", object_id=str(sample.pk)).exists()
 
 
+def test_a_result_reported_before_its_tube_was_sampled_is_refused(world, make_person):
+    """By hand the form names no sampling time: the tube's registered one counts (a report dated 2000 was stored)."""
+    _pool(world, [make_person()], code="S7", pooled=False)  # sampled at NOON
+    with pytest.raises(ServiceError) as refused:
+        services.result_record(organization=world.factory, actor=world.alice, tube_code="S7", result="negative",
+                               reported_at=dt.datetime(2000, 1, 1, 10, 0, tzinfo=TZ))
+    assert "报告时间 2000-01-01 10:00 早于该管登记的采样时间 2021-11-10 12:00" in refused.value.message
+    assert not Result.objects.exists()
+    # The same in an import row without a sampling time; a report after sampling is fine.
+    with pytest.raises(ServiceError) as refused:
+        services.results_apply(organization=world.factory, actor=world.alice, rows=[
+            ResultRow(line=2, tube_code="S7", result="negative", reported_at=NOON - dt.timedelta(hours=1))])
+    assert "第 2 行" in refused.value.message and "早于该管登记的采样时间" in refused.value.message
+    assert not Result.objects.exists()
+    services.result_record(organization=world.factory, actor=world.alice, tube_code="S7", result="negative",
+                           reported_at=NOON + dt.timedelta(hours=3))
+    assert Result.objects.count() == 1
+
+
 def test_negative_does_not_fulfil_a_later_day_or_another_kind(world, make_person):
     person = make_person(post_category="cold_chain")
     program = _program(world, post_categories=["cold_chain"], start_date=DAY + dt.timedelta(days=1))
