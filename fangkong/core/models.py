@@ -30,6 +30,14 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.display_name or self.username
 
+    def get_full_name(self) -> str:
+        """The name people know them by: Chinese names live in `display_name`, not first/last name (a release
+        certificate printed the login name as its approver)."""
+        return self.display_name or super().get_full_name()
+
+    def get_short_name(self) -> str:
+        return self.display_name or super().get_short_name()
+
 
 class AuditEvent(models.Model):
     """Who changed what, when and from where. Written by services in the same transaction as the change."""

@@ -357,6 +357,25 @@ def test_release_certificate_only_once_released(client, world, make_person):
     assert AuditEvent.objects.filter(action="measure.export_certificate").count() == 1
 
 
+def test_the_approver_is_named_as_people_know_them(client, world, make_person):
+    """The certificate and the person's page printed the login name ('factory') when the user has no first/last
+    name: Chinese names live in display_name."""
+    from fangkong.measures.documents import _certificate_text
+
+    world.officer.display_name = "史嘉梦"
+    world.officer.save(update_fields=["display_name"])
+    person = make_person()
+    m = services.measure_start(measure=confirmed(world, person), place="隔离点A", actor=world.alice)
+    for t in m.tests.all():
+        sample(world, person, t.due_date, "negative")
+    services.measure_release(measure=m, approver=world.officer, actor=world.officer, today=AFTER)
+    m.refresh_from_db()
+    assert "审批人：史嘉梦" in _certificate_text(m, m.released_at)[1]
+    client.force_login(world.alice)
+    page = client.get(f"/measures/person/{person.pk}/").content.decode()
+    assert "史嘉梦" in page and world.officer.username not in page
+
+
 def test_documents_stay_chinese_when_asked_for_in_english(client, world, make_person, monkeypatch):
     import io
 
