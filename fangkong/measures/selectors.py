@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 
 from fangkong.measures import rules
 from fangkong.measures.models import Measure
+from fangkong.tenancy.unit_names import unit_full_names
 
 ACTIVE = ("confirmed", "in_progress", "ready_for_release")
 TEST_KINDS = ("test_nat", "test_antigen", "test_antibody")
@@ -143,7 +144,12 @@ def measure_counts(
     }
     for k in COUNTED_KINDS:
         aggregates[f"k_{k}"] = Count("id", filter=Q(kind=k))
-    rows = qs.order_by().values(*fields).annotate(**aggregates).order_by(*([parent] if parent else []), name)
+    rows = list(qs.order_by().values(*fields).annotate(**aggregates).order_by(*([parent] if parent else []), name))
+    if by == "unit":  # '一车间/甲班': several workshops have a 甲班
+        full = unit_full_names(r[key] for r in rows)
+        for r in rows:
+            r[name] = full.get(r[key], r[name])
+        rows.sort(key=lambda r: (r[parent] or "", r[name] is None, r[name] or ""))
     out = []
     for r in rows:
         by_kind = {k: r[f"k_{k}"] for k in COUNTED_KINDS}

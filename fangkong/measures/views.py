@@ -27,6 +27,7 @@ from fangkong.policy import services as policy_services
 from fangkong.policy.models import Arrival, Stay
 from fangkong.policy.views import decision_items
 from fangkong.tenancy.models import Jurisdiction, Unit
+from fangkong.tenancy.unit_names import unit_full_names
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -74,7 +75,9 @@ def measure_list(request: HttpRequest) -> HttpResponse:
     f = _list_filters(request)
     page = Paginator(_list_qs(request, f), 50).get_page(request.GET.get("page"))
     today = timezone.localdate()
+    units = unit_full_names(m.person.unit_id for m in page)
     for m in page:
+        m.unit_label = units.get(m.person.unit_id, "")  # type: ignore[attr-defined]
         m.day_label = selectors.day_label(m, today)  # type: ignore[attr-defined]
         m.place_label = selectors.place_label(m.place)  # type: ignore[attr-defined]
     query = request.GET.copy()
@@ -104,11 +107,12 @@ def measure_list_export(request: HttpRequest) -> HttpResponse:
     n = 0
     # The rows are the record kept under Chinese headers: kinds, statuses, places and days are worded in Chinese
     # whatever language the page that asked for them is in.
+    units = unit_full_names(qs.order_by().values_list("person__unit_id", flat=True).distinct())
     with translation.override("zh-hans"):
         for m in qs.iterator(chunk_size=2000):
             p = m.person
             org = p.organization
-            sheet.append([p.name, p.id_number_masked, org.name, p.unit.name if p.unit else "",
+            sheet.append([p.name, p.id_number_masked, org.name, units.get(p.unit_id, ""),
                           org.jurisdiction.name if org.jurisdiction else "", m.get_kind_display(),
                           m.get_status_display(), selectors.place_label(m.place), m.start_date, m.end_date,
                           selectors.day_label(m, today), m.overdue_tests, m.policy_number, m.clause])
@@ -213,6 +217,7 @@ def person_measures(request: HttpRequest, pk: int) -> HttpResponse:
         m.actions = actions  # type: ignore[attr-defined]
         m.blockers = services.measure_release_blockers(measure=m) if "release" in actions else []  # type: ignore[attr-defined]
     return render(request, "measures/person.html", {
+        "unit_label": unit_full_names([person.unit_id]).get(person.unit_id or 0, ""),
         "person": person, "measures": measures,
         "stays": Stay.objects.filter(person=person).select_related("region")[:100],
         "arrivals": Arrival.objects.filter(person=person)[:50],

@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 
 from fangkong.obligations.models import Obligation
 from fangkong.people.models import Person
+from fangkong.tenancy.unit_names import unit_full_names
 from fangkong.testing import rules
 from fangkong.testing.models import PositiveFinding, Sample, TestProgram, Vaccination
 from fangkong.testing.services import complete_doses, unvaccinated_q
@@ -150,7 +151,7 @@ def coverage(*, user: Any, by: str = "unit", organization_id: int | None = None,
     """
     from django.db import connection, transaction
 
-    from fangkong.tenancy.models import Organization, Unit
+    from fangkong.tenancy.models import Organization
 
     if by not in GROUPS:
         by = "unit"
@@ -178,7 +179,7 @@ def coverage(*, user: Any, by: str = "unit", organization_id: int | None = None,
         rows = list(grouped)
     # Roll the groups up to the level asked for and name them: units or organisations (with their jurisdiction).
     if by == "unit":
-        names = dict(Unit.objects.filter(pk__in=[r[column] for r in rows if r[column]]).values_list("id", "name"))
+        names = unit_full_names(r[column] for r in rows)  # '一车间/甲班': several workshops have a 甲班
         keyed = [(r[column], names.get(r[column], ""), r) for r in rows]
     else:
         orgs = {o[0]: o[1:] for o in Organization.objects.filter(pk__in=[r[column] for r in rows]).values_list(

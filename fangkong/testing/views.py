@@ -25,6 +25,7 @@ from fangkong.core.access import requires, user_has_perm
 from fangkong.core.errors import ServiceError
 from fangkong.people.models import Person
 from fangkong.tenancy.models import Organization, Unit
+from fangkong.tenancy.unit_names import unit_full_names
 from fangkong.testing import forms, importing, rules, selectors, services
 from fangkong.testing.models import Contraindication, TestProgram
 
@@ -320,8 +321,12 @@ def _unvaccinated_qs(request: HttpRequest) -> Any:
 @requires("vaccinations.view")
 def unvaccinated(request: HttpRequest) -> HttpResponse:
     qs, unit = _unvaccinated_qs(request)
+    page = _page(request, qs)
+    units = unit_full_names(p.unit_id for p in page)
+    for p in page:
+        p.unit_label = units.get(p.unit_id, "")
     return render(request, "testing/unvaccinated.html", {
-        "page": _page(request, qs), "units": _units(request, "vaccinations.view"), "unit_id": unit.pk if unit else None,
+        "page": page, "units": _units(request, "vaccinations.view"), "unit_id": unit.pk if unit else None,
         "q": request.GET.get("q", ""), "post": request.GET.get("post") == "1",
     })
 
@@ -339,9 +344,10 @@ def unvaccinated_export(request: HttpRequest) -> HttpResponse:
     kinds = dict(Person.Kind.choices)
     # The list is kept under Chinese headers: the people's kinds and posts are worded in Chinese too, whatever
     # language the page that asked for it is in.
+    units = unit_full_names(qs.order_by().values_list("unit_id", flat=True).distinct())
     with translation.override("zh-hans"):
         for p in qs.iterator(chunk_size=2000):
-            sheet.append([p.name, p.id_number_masked, p.unit.name if p.unit else "", str(kinds.get(p.kind, p.kind)),
+            sheet.append([p.name, p.id_number_masked, units.get(p.unit_id, ""), str(kinds.get(p.kind, p.kind)),
                           str(posts.get(p.post_category, "")) if p.post_category else "", p.phone_masked,
                           "有" if p.contra else ""])
     out = BytesIO()

@@ -96,10 +96,11 @@ def test_list_views_filters_day_and_overdue(world, scene, django_assert_num_quer
 
 
 def test_counts_by_unit_and_jurisdiction_in_one_query(world, scene, django_assert_num_queries):
-    with django_assert_num_queries(1):
+    # One aggregate query; by unit, the units' full names in at most two more (several workshops have a 一班).
+    with django_assert_num_queries(2):
         rows = selectors.measure_counts(user=world.admin, by="unit")
     by_name = {r.name: r for r in rows}
-    assert set(by_name) == {"一车间", "一班", "二车间", "（未分配）"}
+    assert set(by_name) == {"一车间", "一车间/一班", "二车间", "（未分配）"}
     assert (by_name["一车间"].total, by_name["一车间"].by_kind["centralized_quarantine"], by_name["一车间"].in_progress,
             by_name["一车间"].with_overdue) == (1, 1, 1, 1)
     assert (by_name["二车间"].total, by_name["二车间"].confirmed, by_name["二车间"].ready,
@@ -183,7 +184,7 @@ def test_api_list_and_counts(client, world, scene, django_assert_max_num_queries
     bad = client.get("/api/v1/measures?status=nonsense", **bearer(world.alice))
     assert bad.status_code == 400 and "未知的状态" in bad.json()["message"]
     counts = client.get("/api/v1/measures/counts?by=unit", **bearer(world.alice)).json()
-    assert {c["name"]: c["total"] for c in counts} == {"一车间": 1, "一班": 1, "二车间": 2}
+    assert {c["name"]: c["total"] for c in counts} == {"一车间": 1, "一车间/一班": 1, "二车间": 2}
     counts = client.get("/api/v1/measures/counts?by=jurisdiction", **bearer(world.admin)).json()
     assert {c["name"]: (c["total"], c["with_overdue_tests"]) for c in counts} == {
         "长子县疫情防控指挥部": (4, 4), "太原市疫情防控指挥部": (1, 0)}
@@ -221,3 +222,21 @@ def test_list_and_counts_pages_in_english_and_their_exports_stay_chinese(client,
     rows = list(openpyxl.load_workbook(BytesIO(response.content)).active.iter_rows(values_only=True))
     assert rows[0][:4] == ("部门", "单位", "管控中合计", "集中隔离医学观察")
     assert "（未分配）" in [r[0] for r in rows] and rows[-1][0] == "合计"
+
+
+def test_units_are_named_in_full_in_the_list_and_its_export(client, world, scene):
+    """Three workshops each have a 甲班: a unit is named with its parents ('一车间/一班'), not by its last part."""
+    import io
+
+    import openpyxl
+
+    from fangkong.tenancy import services as tenancy
+    from fangkong.tenancy.unit_names import unit_full_names
+
+    twin = tenancy.unit_create(organization=world.factory, name="一班", parent=world.workshop2, actor=world.admin)
+    assert unit_full_names([world.team1.pk, twin.pk, None]) == {world.team1.pk: "一车间/一班", twin.pk: "二车间/一班"}
+    client.force_login(world.admin)
+    assert "一车间/一班" in client.get("/measures/?status=all").content.decode()
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/measures/export.xlsx?status=all").content))
+    units = {row[3] for row in book.active.iter_rows(min_row=2, values_only=True)}
+    assert "一车间/一班" in units and "一班" not in units

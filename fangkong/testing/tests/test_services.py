@@ -328,10 +328,10 @@ def test_coverage_rolls_up_and_names_in_two_queries(world, make_person, django_a
     b = make_person(organization=world.other_org)
     _dose(world, a, 1)
     _dose(world, b, 1)
-    # The group query (inside SET LOCAL … ) and one for the names, whatever the number of groups.
+    # The group query (inside SET LOCAL … ) and one or two for the units' full names, whatever the number of groups.
     with django_assert_max_num_queries(6):
         by_unit = selectors.coverage(user=world.admin, by="unit")
-    assert sorted((r.name, r.people, r.vaccinated) for r in by_unit[:2]) == [("一班", 1, 0), ("一车间", 1, 1)]
+    assert sorted((r.name, r.people, r.vaccinated) for r in by_unit[:2]) == [("一车间", 1, 1), ("一车间/一班", 1, 0)]
     assert (by_unit[2].name, by_unit[2].people, by_unit[2].vaccinated) == ("", 2, 1)  # the unassigned, last
     by_j = {r.name: (r.people, r.vaccinated) for r in selectors.coverage(user=world.admin, by="jurisdiction")}
     assert by_j == {"长子县疫情防控指挥部": (3, 1), "太原市疫情防控指挥部": (1, 1)}
