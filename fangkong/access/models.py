@@ -152,7 +152,9 @@ class Scan(models.Model):
                          condition=Q(direction="entry", decision="admit")),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["device_id", "client_key"], name="scan_unique_client_key",
+            # A device's client key is its own within one organisation: another organisation's gate may send
+            # the same device name and key, and must not get this scan back as its replay.
+            models.UniqueConstraint(fields=["organization", "device_id", "client_key"], name="scan_unique_client_key",
                                     condition=Q(client_key__isnull=False)),
         ]
 

@@ -245,8 +245,9 @@ def scan_entry_common(item: ScanInput, *, actor: Any, perm: str, now: datetime |
             "ip": client_ip.get(),
         })
     result = fastsql.fetch_one(_STATEMENTS[(write_code, audit)], params)
-    if result is None:  # the (device, client key) pair was stored before: the first result, nothing new
-        earlier = Scan.objects.filter(device_id=params["device"], client_key=params["key"]).first()
+    if result is None:  # the organisation's (device, client key) was stored before: the first result, nothing new
+        earlier = Scan.objects.filter(organization_id=org_id, device_id=params["device"],
+                                      client_key=params["key"]).first()
         return None if earlier is None else (earlier, True)
     # The stored row, as read back (every column named, so none is deferred), without Model.__init__ (model_rows):
     # the constructor was a tenth of this path's Python.

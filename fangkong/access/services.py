@@ -353,7 +353,7 @@ def scans_record(*, items: Sequence[ScanInput], actor: Any, venues: Any, people:
     cache, `scan_fast.venues_visible`, and `scan_fast.people_for_decision`).
 
     Valid items are stored even when others fail. Items are paired in time order, so an exit in the same batch as
-    its entry closes it. A (device_id, client_key) seen before returns the first result and stores nothing.
+    its entry closes it. A (device_id, client_key) the organisation saw before returns the first result and stores nothing.
     """
     now = now or timezone.now()
     if len(items) > BATCH_LIMIT:
@@ -387,36 +387,41 @@ def _in(model: Any, field_name: str, values: Iterable[Any]) -> Any:
                   output_field=BooleanField())
 
 
-def _stored_before(keyed: set[tuple[str, str]]) -> dict[tuple[str, str], Scan]:
-    """The scans stored earlier under any of these (device_id, client_key) pairs, by pair.
+def _stored_before(keyed: set[tuple[int, str, str]]) -> dict[tuple[int, str, str], Scan]:
+    """The scans stored earlier under any of these (organisation, device_id, client_key) keys, by key.
 
-    On PostgreSQL the pairs are joined to the table as two arrays: one probe of the unique (device_id, client_key)
-    index per pair. Filtering by `device_id = ANY(…) AND client_key = ANY(…)` instead made PostgreSQL read every
-    keyed scan the device had ever uploaded and test each against the batch's keys (bench: 150,000 rows and 160 ms
-    for 1,000 pairs, growing with the gate's history; the join: 1,000 index probes, 7 ms).
+    A key is a device's own within one organisation: two organisations' gates may well send the same device name and
+    key, and one must never get the other's scan back as "its" replay. On PostgreSQL the keys are joined to the
+    table as three arrays: one probe of the unique (organisation, device_id, client_key) index per key. Filtering by
+    `device_id = ANY(…) AND client_key = ANY(…)` instead made PostgreSQL read every keyed scan the device had ever
+    uploaded and test each against the batch's keys (bench: 150,000 rows and 160 ms for 1,000 pairs, growing with
+    the gate's history; the join: 1,000 index probes, 7 ms).
     """
     if connection.vendor == "postgresql":
-        devices, keys = zip(*keyed, strict=True)
+        orgs, devices, keys = zip(*keyed, strict=True)
         q = connection.ops.quote_name
-        table, device, key = q(Scan._meta.db_table), q("device_id"), q("client_key")
+        table, org, device, key = (q(Scan._meta.db_table), q("organization_id"), q("device_id"), q("client_key"))
         found: Iterable[Scan] = Scan.objects.raw(
-            f"SELECT s.* FROM unnest(%s::text[], %s::text[]) AS k(device_id, client_key) "
-            f"JOIN {table} s ON s.{device} = k.device_id AND s.{key} = k.client_key",
-            [list(devices), list(keys)])
+            f"SELECT s.* FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS k(organization_id, device_id, "
+            f"client_key) JOIN {table} s ON s.{org} = k.organization_id AND s.{device} = k.device_id "
+            f"AND s.{key} = k.client_key",
+            [list(orgs), list(devices), list(keys)])
     else:
-        found = Scan.objects.filter(device_id__in={d for d, _ in keyed}, client_key__in={k for _, k in keyed})
-    return {(s.device_id, s.client_key or ""): s for s in found if (s.device_id, s.client_key or "") in keyed}
+        found = Scan.objects.filter(organization_id__in={o for o, _, _ in keyed},
+                                    device_id__in={d for _, d, _ in keyed}, client_key__in={k for _, _, k in keyed})
+    return {k: s for s in found if (k := (s.organization_id, s.device_id, s.client_key or "")) in keyed}
+
+
+def _replay_key(item: ScanInput, venue: Venue | None) -> tuple[int, str, str] | None:
+    """Whose replay an item would be: its client key, within its device, within its venue's organisation."""
+    if not item.client_key or venue is None:
+        return None
+    return venue.organization_id, item.device_id or "", item.client_key
 
 
 def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_scope: Any, now: datetime,
             check_replays: bool = True) -> list[ScanResult]:
     results: list[ScanResult | None] = [None] * len(items)
-
-    # Replays: one query for every (device, key) pair of the batch.
-    keyed: set[tuple[str, str]] = {(i.device_id or "", i.client_key) for i in items if i.client_key}
-    previous: dict[tuple[str, str], Scan] = {}
-    if keyed and check_replays:
-        previous = _stored_before(keyed)
 
     # Venues by id and by token, one query.
     token_ids: dict[int, int] = {}
@@ -438,6 +443,17 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
         venues = venue_scope(venue_ids)
     else:
         venues = {v.pk: v for v in venue_scope.filter(_in(Venue, "id", venue_ids))}
+
+    # Replays: one query for every (organisation, device, key) of the batch.
+    def venue_of(idx: int, item: ScanInput) -> Venue | None:
+        venue_id = item.venue_id if item.venue_id is not None else token_ids.get(idx)
+        return venues.get(venue_id) if venue_id is not None else None
+
+    replay_keys = [_replay_key(item, venue_of(idx, item)) for idx, item in enumerate(items)]
+    keyed = {k for k in replay_keys if k is not None}
+    previous: dict[tuple[int, str, str], Scan] = {}
+    if keyed and check_replays:
+        previous = _stored_before(keyed)
     person_ids = {i.person_id for i in items}
     # The decision never needs the encrypted ID number or phone: skip reading and decrypting them.
     if not person_ids:
@@ -468,7 +484,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
     new_scans: list[tuple[int, Scan]] = []
     closed_existing: list[Scan] = []
     in_batch_links: list[tuple[Scan, Scan]] = []
-    seen_keys: dict[tuple[str, str], int] = {}
+    seen_keys: dict[tuple[int, str, str], int] = {}
     fever: list[Scan] = []
     codes_seen: dict[int, tuple[Person, str, datetime]] = {}
     # Read before the loop: once the first chunk of scans is sent, the connection is in pipeline mode until the
@@ -483,7 +499,7 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
             if results[idx] is not None:
                 continue
             item = items[idx]
-            key = (item.device_id or "", item.client_key) if item.client_key else None
+            key = replay_keys[idx]
             if key and key in previous:
                 results[idx] = ScanResult(idx, True, previous[key], replay=True)
                 continue
@@ -593,8 +609,8 @@ def _record(items: Sequence[ScanInput], actor: Any, venue_scope: Any, people_sco
     # In-batch duplicates point at the scan their first occurrence stored.
     for idx, res in enumerate(results):
         if res is not None and res.replay and res.scan is None:
-            item = items[idx]
-            first = results[seen_keys[(item.device_id or "", item.client_key or "")]]
+            key = replay_keys[idx]
+            first = results[seen_keys[key]] if key is not None else None
             res.scan = first.scan if first else None
     return [r for r in results if r is not None]
 

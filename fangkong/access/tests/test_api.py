@@ -223,3 +223,25 @@ def test_batch_replays_match_the_exact_device_and_key_pair(world, make_person, g
     assert [r["replay"] for r in again["results"]] == [False, False, True, False]
     assert again["results"][2]["id"] == first["results"][0]["id"]
     assert again["stored"] == 3 and Scan.objects.count() == 5
+
+
+def test_a_client_key_is_a_replay_only_within_its_organisation(world, make_person, gate_venue, other_venue, api):
+    """Two organisations' gates may send the same device name and key: the second must get its own scan stored,
+    never the first organisation's scan back as 'its' replay (single scans and batches alike)."""
+    ours, theirs = make_person(), make_person(organization=world.other_org)
+    key = {"device_id": "g1", "client_key": "k1", "at": _now()}
+    first = api(world.alice).post("/scans", {"venue_id": gate_venue.pk, "person_id": ours.pk, **key})
+    assert first.status_code == 201
+    other = api(world.charlie).post("/scans", {"venue_id": other_venue.pk, "person_id": theirs.pk, **key})
+    assert other.status_code == 201, other.content
+    assert other.json()["replay"] is False and other.json()["person_id"] == theirs.pk
+    assert other.json()["id"] != first.json()["id"]
+    batch = api(world.charlie).post("/scans/batch", {"items": [
+        {"venue_id": other_venue.pk, "person_id": theirs.pk, **key},  # its own replay now
+        {"venue_id": other_venue.pk, "person_id": theirs.pk, **key, "client_key": "k2"}]}).json()
+    assert [r["replay"] for r in batch["results"]] == [True, False]
+    assert batch["results"][0]["id"] == other.json()["id"]
+    theirs_first = api(world.alice).post("/scans/batch", {"items": [
+        {"venue_id": gate_venue.pk, "person_id": ours.pk, **key, "client_key": "k2"}]}).json()
+    assert theirs_first["stored"] == 1  # k2 was the other organisation's
+    assert Scan.objects.filter(client_key__in=["k1", "k2"]).count() == 4
