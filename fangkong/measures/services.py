@@ -371,6 +371,10 @@ def measure_start(*, measure: Measure, place: str, actor: Any) -> Measure:
     if not place:
         raise ServiceError(gettext("措施 #%(pk)s：请填写执行地点（集中隔离点名称，居家填 home）") % {"pk": measure.pk},
                            {"place": [gettext("请填写执行地点")]})
+    limit = Measure._meta.get_field("place").max_length or 100
+    if len(place) > limit:  # longer than the column: a database error on PostgreSQL
+        raise ServiceError(gettext("执行地点最多 %(limit)d 个字") % {"limit": limit},
+                           {"place": [gettext("最多 %(limit)d 个字") % {"limit": limit}]})
     if measure.kind == Measure.Kind.CENTRALIZED_QUARANTINE and place == HOME:
         raise ServiceError(gettext("措施 #%(pk)s（集中隔离医学观察）须在集中隔离点执行，不能居家") % {"pk": measure.pk},
                            {"place": [gettext("请填写集中隔离点名称")]})
@@ -508,12 +512,16 @@ def custodian_add(*, measure: Measure, role: str, name: str, phone: str, actor: 
     name = (name or "").strip()
     if not name:
         raise ServiceError(gettext("包保人员：请填写姓名"), {"name": [gettext("请填写姓名")]})
+    limit = MeasureCustodian._meta.get_field("name").max_length or 50
+    if len(name) > limit:  # it was cut to the limit without a word
+        raise ServiceError(gettext("包保人员姓名最多 %(limit)d 个字") % {"limit": limit},
+                           {"name": [gettext("最多 %(limit)d 个字") % {"limit": limit}]})
     try:
         phone = people_rules.check_phone(phone)
     except ValueError as e:
         raise ServiceError(gettext("包保人员 %(name)s，电话：%(error)s") % {"name": name, "error": worded(e)},
                            {"phone": [worded(e)]}) from None
-    c = MeasureCustodian.objects.create(measure=measure, role=role, name=name[:50], phone=phone,
+    c = MeasureCustodian.objects.create(measure=measure, role=role, name=name, phone=phone,
                                         phone_masked=crypto.mask_phone(phone) if phone else "")
     audit_record(actor=actor, action="measure.custodian_add", obj=measure,
                  organization_id=measure.person.organization_id,

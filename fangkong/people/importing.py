@@ -8,6 +8,7 @@ audit event with the counts, so a crash half-way writes nothing.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from fangkong.people.models import Person
 from fangkong.tenancy.models import Organization, Unit
 
 # The spreadsheet's columns, in the order of the template and the export.
+logger = logging.getLogger(__name__)
+
 HEADERS = ["姓名", "性别", "证件类型", "身份证号", "手机号", "人员类别", "部门", "居住地区划", "居住地址", "宿舍"]
 FIELD_OF = {
     "姓名": "name", "性别": "gender", "证件类型": "id_type", "身份证号": "id_number", "手机号": "phone",
@@ -110,6 +113,11 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
+# Marks a row whose ID number cell Excel stored as a number: an 18-digit number keeps only about 15 significant
+# digits, so the last ones are already lost (and an X check digit cannot be a number at all).
+ID_WAS_A_NUMBER = "\x00id_number_was_a_number"
+
+
 @dataclass
 class RawSheet:
     """The decoded sheet: (excel row number, {header: text}) per non-empty data row."""
@@ -153,7 +161,9 @@ def _openpyxl_rows(source: str | Path | IO[bytes]) -> Iterator[tuple[Any, ...]]:
 
 
 def _unreadable(exc: Exception) -> ServiceError:
-    return ServiceError(gettext("无法读取文件：请上传 .xlsx 格式的 Excel 文件（%(kind)s）") % {"kind": type(exc).__name__},
+    # The reader's own error class (CalamineError, BadZipFile …) means nothing to the clerk: logged, not shown.
+    logger.info("unreadable people import file: %r", exc)
+    return ServiceError(gettext("无法读取文件：请上传 .xlsx 格式的 Excel 文件（可用本页的模板）"),
                         {"file": [gettext("请上传 .xlsx 格式的 Excel 文件")]})
 
 
@@ -183,6 +193,9 @@ def parse_workbook(source: str | Path | IO[bytes]) -> RawSheet:
         width = len(values)
         record = {name: _cell(values[index]) if index < width else "" for index, name in columns}
         if any(record.values()):
+            id_index = next((index for index, name in columns if name == "身份证号"), None)
+            if id_index is not None and id_index < width and isinstance(values[id_index], int | float):
+                record[ID_WAS_A_NUMBER] = "1"
             rows.append((number, record))
     return RawSheet(rows)
 
@@ -293,6 +306,9 @@ def validate_rows(
         values["id_type"] = id_type
         info = None
         try:
+            if cells.get(ID_WAS_A_NUMBER) and len(cells.get("身份证号", "")) >= 15:
+                raise RuleError(gettext_noop("该单元格是数字格式，Excel 只保留 15 位有效数字，末几位已丢失：请把“身份证号”列设为"
+                                             "文本格式后重新填写（或使用导入模板）"))
             info = rules.check_id_number(id_type, cells.get("身份证号", ""))
             values.update(
                 id_number=info.number, id_number_hash=crypto.lookup_hash(info.number),

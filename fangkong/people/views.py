@@ -256,6 +256,11 @@ def people_import_progress(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def people_import_commit(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
+    counts = job.counts or {}
+    if job.status == ImportJob.Status.VALIDATED and not sum(counts.get(k, 0) for k in ("new", "updated", "unchanged")):
+        # Nothing valid to write: "importing" it would only record an empty import (the button is not shown).
+        messages.error(request, _("没有可导入的有效行：请按问题清单修改文件后重新上传"))
+        return redirect("people_import_job", pk=job.pk)
     # A conditional update: a double click (or two tabs) cannot start the same import twice.
     started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.VALIDATED).update(
         status=ImportJob.Status.COMMITTING, processed=0, updated_at=timezone.now())

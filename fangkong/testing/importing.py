@@ -59,8 +59,9 @@ def _rows(name: str, data: bytes) -> Iterator[tuple[Any, ...]]:
 
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
-    except Exception as exc:  # calamine raises its own types for a file that is not a workbook
-        raise ServiceError(gettext("无法读取文件：请上传 .xlsx 或 .csv 文件（%(error)s）") % {"error": type(exc).__name__},
+    except Exception:  # calamine raises its own types for a file that is not a workbook
+        # The reader's own error class (CalamineError …) means nothing to the clerk.
+        raise ServiceError(gettext("无法读取文件：请上传 .xlsx 或 .csv 文件"),
                            {"file": [gettext("请上传 .xlsx 或 .csv 文件")]}) from None
     yield from (tuple(r) for r in rows)
 

@@ -206,6 +206,10 @@ def test_custodians_encrypted_masked_and_audited(world, make_person):
         services.custodian_add(measure=m, role="volunteer", name="李", phone="123", actor=world.alice)
     with pytest.raises(ServiceError, match="角色"):
         services.custodian_add(measure=m, role="boss", name="李", phone="", actor=world.alice)
+    with pytest.raises(ServiceError, match="最多 50 个字"):  # it was cut to 50 without a word
+        services.custodian_add(measure=m, role="volunteer", name="李" * 51, phone="", actor=world.alice)
+    with pytest.raises(ServiceError, match="执行地点最多 100 个字"):  # a database error on PostgreSQL before
+        services.measure_start(measure=m, place="隔" * 101, actor=world.alice)
     services.custodian_remove(custodian=c, actor=world.alice)
     assert not MeasureCustodian.objects.exists()
     actions = list(AuditEvent.objects.filter(action__startswith="measure.custodian").values_list("changes", flat=True))

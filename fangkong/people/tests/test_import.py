@@ -278,3 +278,39 @@ def test_unconfirmed_uploads_are_deleted_after_a_day(client, world):
     job.refresh_from_db()
     assert job.status == ImportJob.Status.CANCELLED and not job.file
     assert not __import__("os").path.exists(path)
+
+
+@pytest.mark.parametrize("calamine", [True, False])
+def test_an_id_number_stored_as_a_number_is_explained(world, monkeypatch, calamine):
+    """Typed without the template, an 18-digit ID becomes a number in Excel and loses its last digits: say so,
+    instead of calling a correct number's checksum wrong. Numbers are fine for phones (see above)."""
+    import io
+    import sys
+
+    if not calamine:
+        monkeypatch.setitem(sys.modules, "python_calamine", None)
+    (a,) = ids(1)
+    sheet = importing.parse_workbook(io.BytesIO(xlsx([row("钱八", int(a) if a[-1] != "X" else 110101199003074514)])))
+    result = importing.validate_rows(world.factory, sheet)
+    (error,) = result.errors
+    assert error["row"] == 2 and error["column"] == "身份证号"
+    assert "数字格式" in importing.error_text(error) and "文本格式" in importing.error_text(error)
+
+
+def test_an_unreadable_file_is_named_plainly(world):
+    import io
+
+    with pytest.raises(importing.ServiceError) as refused:
+        importing.parse_workbook(io.BytesIO(b"%PDF-1.4 not a workbook"))
+    assert "无法读取文件" in refused.value.message and "Error" not in refused.value.message
+
+
+def test_nothing_valid_offers_no_import_and_refuses_one(client, world):
+    job = start(client, world.alice, [row("王五", BAD_CHECKSUM)])
+    assert job.status == ImportJob.Status.VALIDATED and job.counts["invalid"] == 1
+    page = client.get(reverse("people_import_job", args=[job.pk])).content.decode()
+    assert 'id="import-commit"' not in page and 'id="import-nothing"' in page
+    r = client.post(reverse("people_import_commit", args=[job.pk]))
+    assert r.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.VALIDATED and not AuditEvent.objects.filter(action="person.import").exists()
