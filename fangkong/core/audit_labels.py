@@ -125,6 +125,7 @@ ACTION_LABELS: Mapping[str, Any] = {
     "assist.import": pgettext_lazy("audit", "导入协查反馈"),
     "assist.export": pgettext_lazy("audit", "导出协查名单"),
     # notify
+    "compliance.export": pgettext_lazy("audit", "导出打卡完成情况"),
     "notify.webhook_create": pgettext_lazy("audit", "新建群机器人"),
     "notify.webhook_update": pgettext_lazy("audit", "修改群机器人"),
     "notify.webhook_delete": pgettext_lazy("audit", "删除群机器人"),
@@ -159,6 +160,7 @@ def change_rows(object_type: str, changes: dict[str, Any]) -> list[tuple[str, An
     for key, values in (changes or {}).items():
         before, after = [*values, None, None][:2] if isinstance(values, list) else (None, values)
         label: Any = key
+        before, after = readable(before), readable(after)
         if model is not None:
             try:
                 field = model._meta.get_field(key)
@@ -190,8 +192,24 @@ def _local_time(value: Any) -> Any:
 
 
 def _choice(choices: dict[Any, Any], value: Any) -> Any:
-    """A recorded value by its choice's label; lists and objects (a JSON field's values) as recorded."""
-    return choices.get(value, value) if isinstance(value, str | int) else value
+    """A recorded value by its choice's label; anything else made readable (`readable`)."""
+    if isinstance(value, str | int) and not isinstance(value, bool) and value in choices:
+        return choices[value]
+    return readable(value)
+
+
+def readable(value: Any) -> Any:
+    """A recorded value as people read it: yes/no for booleans (False showed as empty), objects as "key: value"
+    pairs and lists joined, instead of Python's repr ({'kind': 'contractor'}). None stays None (shown as ∅)."""
+    from django.utils.translation import gettext
+
+    if isinstance(value, bool):
+        return gettext("是") if value else gettext("否")
+    if isinstance(value, dict):
+        return gettext("；").join(f"{k}{gettext('：')}{readable(v)}" for k, v in value.items()) or "{}"
+    if isinstance(value, list | tuple):
+        return gettext("、").join(str(readable(v)) for v in value) or "[]"
+    return value
 
 
 def action_label(action: str) -> str:

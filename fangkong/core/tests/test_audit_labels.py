@@ -81,12 +81,18 @@ def test_changes_name_the_fields_and_choices_of_the_object(client, world):
     assert expected in page and "待确认" not in page
 
 
-def test_values_that_are_not_choices_stay_as_recorded():
+def test_values_that_are_not_choices_read_plainly():
+    """Booleans read yes/no (False showed as empty, like None), objects and lists as text, not Python's repr."""
     from fangkong.core.audit_labels import change_rows
 
     rows = change_rows("measures.measure", {"status": [{"from": "proposed"}, ["confirmed"]], "kind": [None, 3]})
-    assert [r[1:] for r in rows] == [({"from": "proposed"}, ["confirmed"]), (None, 3)]
+    assert [r[1:] for r in rows] == [("from：proposed", "已确认"), (None, 3)]
     assert change_rows("no.such_model", {"status": ["a", "b"]}) == [("status", "a", "b")]
+    rows = change_rows("people.person", {"unmasked": [None, False], "filters": [None, {"kind": "contractor", "q": ""}],
+                                         "ids": [[1, 2], []]})
+    assert [r[1:] for r in rows] == [(None, "否"), (None, "kind：contractor；q："), ("1、2", "[]")]
+    with translation.override("en"):
+        assert change_rows("people.person", {"unmasked": [True, False]})[0][1:] == ("Yes", "No")
 
 
 def test_recorded_timestamps_read_in_local_time():
