@@ -279,7 +279,11 @@ def travel_out(t: TravelRequest) -> dict[str, Any]:
 
 
 def travel_visible(request: HttpRequest) -> Any:
-    """Own requests (a member's) and those of the people the caller may approve."""
+    """Own requests (a member's) and those of the people the caller may approve: what the caller may read.
+
+    Changing, withdrawing and reporting the return are the requester's alone; the services refuse anyone else (403),
+    so an approver who can see a request can still only approve or refuse it.
+    """
     from django.db.models import Q
 
     own = Q(person__user=request.user) if request.user.is_authenticated else Q(pk__in=[])
@@ -322,7 +326,8 @@ def get_travel(request: HttpRequest, request_id: int) -> dict[str, Any]:
     return travel_out(get_object_or_404(travel_visible(request), pk=request_id))
 
 
-@router.patch("/travel-requests/{request_id}", response=TravelOut, summary="Change a request still waiting")
+@router.patch("/travel-requests/{request_id}", response=TravelOut,
+              summary="Change a request still waiting (the requester only)")
 @api_permission("travel.request")
 def patch_travel(request: HttpRequest, request_id: int, data: TravelPatch) -> dict[str, Any]:
     tr = get_object_or_404(travel_visible(request), pk=request_id)
@@ -330,7 +335,8 @@ def patch_travel(request: HttpRequest, request_id: int, data: TravelPatch) -> di
     return travel_out(tr)
 
 
-@router.delete("/travel-requests/{request_id}", response={204: None}, summary="Withdraw a request still waiting")
+@router.delete("/travel-requests/{request_id}", response={204: None},
+               summary="Withdraw a request still waiting (the requester only); it is kept with status withdrawn")
 @api_permission("travel.request")
 def delete_travel(request: HttpRequest, request_id: int) -> Status:
     tr = get_object_or_404(travel_visible(request), pk=request_id)
@@ -353,7 +359,7 @@ def refuse_travel(request: HttpRequest, request_id: int, data: DecideIn) -> dict
 
 
 @router.post("/travel-requests/{request_id}/return", response=DecisionsOut,
-             summary="Return report: becomes an arrival with its stays; returns the decisions made")
+             summary="Return report (the requester only): becomes an arrival with its stays; returns the decisions")
 @api_permission("travel.request")
 def return_travel(request: HttpRequest, request_id: int, data: ReturnIn) -> dict[str, Any]:
     tr = get_object_or_404(travel_visible(request), pk=request_id)
@@ -419,7 +425,8 @@ def what_if(request: HttpRequest, data: WhatIfIn) -> dict[str, Any]:
     if jurisdiction is None:
         raise HttpError(400, gettext("您的账号不属于任何防控办或单位，无法确定适用的政策"))
     checked = services.stays_validate(person=None, stays=[s.dict() for s in data.stays],
-                                      today=max(data.evaluation_date, data.arrived_on or data.evaluation_date))
+                                      today=max(data.evaluation_date, data.arrived_on or data.evaluation_date),
+                                      arrived_on=data.arrived_on)
     flags = selectors.flags_from_dict(data.flags)
     decisions = selectors.evaluate_what_if(
         jurisdiction=jurisdiction, on=data.evaluation_date, arrived_on=data.arrived_on, flags=flags,

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.tenancy.models import Jurisdiction
@@ -108,7 +109,9 @@ class RiskArea(models.Model):
 
     def __str__(self) -> str:
         place = f"{self.region.full_name if self.region_id else ''} {self.locality}".strip()
-        return f"{place} ({self.get_level_display()}, {self.effective_from:%Y-%m-%d} 起)"
+        # One phrase for the translators: "起" (from) comes before the date in English.
+        return gettext("%(place)s (%(level)s, %(since)s 起)") % {
+            "place": place, "level": self.get_level_display(), "since": f"{self.effective_from:%Y-%m-%d}"}
 
     def chain(self) -> list[RiskArea]:
         """This record and the ones it replaced, newest first: the history of one area."""
@@ -287,6 +290,14 @@ class Stay(models.Model):
         return f"{self.region_id} {self.from_date:%Y-%m-%d}–{self.to_date:%Y-%m-%d}"
 
 
+class TravelRequestQuerySet(PersonFactQuerySet):
+    def own(self, user: Any) -> TravelRequestQuerySet:
+        """The requests of the caller's own person record: the only ones the caller may change, withdraw or return."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(person__user=user)
+
+
 class TravelRequest(models.Model):
     """外出报备: leaving the city needs a leader's approval (seed 004); the return report becomes an Arrival."""
 
@@ -295,6 +306,11 @@ class TravelRequest(models.Model):
         APPROVED = "approved", _("已批准")
         REFUSED = "refused", _("未批准")
         RETURNED = "returned", _("已返回")
+        WITHDRAWN = "withdrawn", _("已撤回")
+
+    # Requests that still hold their dates: another request of the same person may not overlap them. A withdrawn
+    # request is kept (the requester's history and the audit log point at it) but holds nothing and waits for no one.
+    ACTIVE = (Status.REQUESTED, Status.APPROVED)
 
     person = models.ForeignKey("people.Person", on_delete=models.CASCADE, related_name="travel_requests")
     destination = models.ForeignKey(
@@ -319,7 +335,7 @@ class TravelRequest(models.Model):
         Arrival, null=True, blank=True, on_delete=models.SET_NULL, related_name="travel_request"
     )
 
-    objects = PersonFactQuerySet.as_manager()
+    objects = TravelRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -328,6 +344,10 @@ class TravelRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} → {self.destination_id} {self.from_date:%Y-%m-%d}"
+
+    def is_requester(self, user: Any) -> bool:
+        """The person the request belongs to: the only one who may change, withdraw or report the return."""
+        return bool(getattr(user, "is_authenticated", False)) and self.person.user_id == user.pk
 
 
 class ReevaluationRun(models.Model):

@@ -68,7 +68,7 @@ SEED003 = Pack(
             {"stayed_in_area": {"level": "medium", "within_days": 14, "arrival_word": "返长"}},
             MeasureSpec(kind="home_quarantine", days=14, tests=_nat(1, 7, 14), label="14+3"),
             "第二条：“对 14 日内有中风险地区旅居史的入长返长人员实施“14+3”居家隔离医学观察”；“不具备居家隔离条件的，"
-            "一律实施集中隔离医学观察”（引擎对 no_home_conditions 统一处理）。" + _S003_ARRIVALS,
+            "一律实施集中隔离医学观察”（系统对标记为不具备居家隔离条件的人员，一律将居家隔离改为集中隔离）。" + _S003_ARRIVALS,
             20,
         ),
         _s003(

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from fangkong.core.audit import audit_record, diff
 from fangkong.core.errors import ServiceError
@@ -67,6 +67,61 @@ def _as_date(value: Any, field: str) -> date:
 
 # --- risk areas -------------------------------------------------------------------------------------------------
 
+# Risk areas were first announced in the 2019-12 outbreak; a date before that, or more than a year ahead, is a typing
+# error (1990 for 2021, 2099 for 2021) that would otherwise quietly put an area in or out of force for decades.
+EARLIEST_EFFECTIVE = date(2019, 12, 1)
+MAX_DAYS_AHEAD = 366
+
+
+def _effective_date_error(value: date) -> str | None:
+    latest = timezone.localdate() + timedelta(days=MAX_DAYS_AHEAD)
+    if value < EARLIEST_EFFECTIVE:
+        return gettext("日期 %(value)s 早于 %(earliest)s，请核对") % {"value": value, "earliest": EARLIEST_EFFECTIVE}
+    if value > latest:
+        return gettext("日期 %(value)s 晚于 %(latest)s（最多提前 %(days)d 天），请核对") % {
+            "value": value, "latest": latest, "days": MAX_DAYS_AHEAD}
+    return None
+
+
+def _length_error(value: str, field: str) -> str | None:
+    """The model's own limit (PostgreSQL refuses a longer value with a database error, SQLite stores it)."""
+    limit: int | None = getattr(RiskArea._meta.get_field(field), "max_length", None)
+    if limit is not None and len(value) > limit:
+        return gettext("不能超过 %(max)d 个字符（现为 %(n)d 个）") % {"max": limit, "n": len(value)}
+    return None
+
+
+def _clash_error(region: Region, locality: str, clash: RiskArea) -> str:
+    return gettext("%(place)s 已有 %(since)s 起的%(level)s记录，请用“调整等级”或“解除”而不是重复发布") % {
+        "place": f"{region.full_name} {locality}" if locality else region.full_name,
+        "since": clash.effective_from, "level": clash.get_level_display()}
+
+
+def _clashes(clash: RiskArea, effective_from: date) -> bool:
+    """A record still current (not replaced, not ended before the new start) is the same area announced twice."""
+    return clash.effective_until is None or clash.effective_until >= effective_from
+
+
+# What the columns (and the same fields of the forms and the API) are called: the headers of the import file.
+_LABELS = {"region_code": gettext_lazy("区划代码"), "locality": gettext_lazy("具体地点"),
+           "level": gettext_lazy("风险等级"), "effective_from": gettext_lazy("生效日期"),
+           "effective_until": gettext_lazy("截止日期"), "source": gettext_lazy("来源")}
+
+
+def _area_values_check(values: Mapping[str, Any]) -> None:
+    """Dates within reach and texts within the columns' limits; the error names the field and says what is wrong."""
+    for field in ("effective_from", "effective_until", "locality", "source"):
+        value = values.get(field)
+        error = (_effective_date_error(value) if isinstance(value, date) else
+                 _length_error(value or "", field) if field in ("locality", "source") else None)
+        if error:
+            raise _field_error(field, error)
+
+
+def _field_error(field: str, error: str) -> ServiceError:
+    """The message names the field ("具体地点：…"); the field's own error is the bare sentence."""
+    return ServiceError(gettext("%(field)s：%(error)s") % {"field": _LABELS[field], "error": error}, {field: [error]})
+
 
 def _queue_reevaluation(area: RiskArea, on: date, also: Sequence[RiskArea] = ()) -> ReevaluationRun:
     run = ReevaluationRun.objects.create(risk_area=area, evaluation_date=on)
@@ -99,14 +154,14 @@ def risk_area_announce(
         raise _fail("effective_until", gettext("截止日期 %(until)s 早于生效日期 %(start)s") % {
             "until": effective_until, "start": effective_from})
     locality = (locality or "").strip()
+    source = source or ""
+    _area_values_check({"effective_from": effective_from, "effective_until": effective_until, "locality": locality,
+                        "source": source})
     clash = RiskArea.objects.filter(
         jurisdiction=jurisdiction, region=region, locality=locality, superseded_by__isnull=True,
     ).filter(Q(effective_until__isnull=True) | Q(effective_until__gte=effective_from)).first()
     if clash is not None:
-        raise _fail("region_code", gettext(
-            "%(place)s 已有 %(since)s 起的%(level)s记录，请用“调整等级”或“解除”而不是重复发布") % {
-            "place": f"{region.full_name} {locality}" if locality else region.full_name,
-            "since": clash.effective_from, "level": clash.get_level_display()})
+        raise _fail("region_code", _clash_error(region, locality, clash))
     area = RiskArea.objects.create(
         region=region, locality=locality, level=level, effective_from=effective_from,
         effective_until=effective_until, jurisdiction=jurisdiction, source=source,
@@ -124,16 +179,26 @@ def risk_area_change_level(
     *, area: RiskArea, level: str, effective_from: date, actor: Any, source: str = "",
 ) -> RiskArea:
     """A new record from `effective_from`; the old one is closed the day before (the only field that changes)."""
+    return _change_level(area=area, level=level, effective_from=effective_from, actor=actor, source=source)
+
+
+def _change_level(*, area: RiskArea, level: str, effective_from: date, actor: Any, source: str,
+                  date_field: str = "effective_from") -> RiskArea:
+    """`date_field`: the name the caller's input gave the date (ended_on when lifting), for the error's key."""
+    if error := _effective_date_error(effective_from):
+        raise _fail(date_field, error)
+    if error := _length_error(source or "", "source"):
+        raise _field_error("source", error)
     area = RiskArea.objects.select_for_update().get(pk=area.pk)
     if area.superseded_by.exists():
         raise _fail("area", gettext("该记录（#%(pk)s）已被后续记录取代，请在最新记录上操作") % {"pk": area.pk})
     if level not in LEVEL_ORDER:
         raise _fail("level", gettext("风险等级应为 high、medium 或 low，收到“%(level)s”") % {"level": level})
     if effective_from <= area.effective_from:
-        raise _fail("effective_from", gettext("调整日期 %(on)s 必须晚于原记录的生效日期 %(start)s") % {
+        raise _fail(date_field, gettext("调整日期 %(on)s 必须晚于原记录的生效日期 %(start)s") % {
             "on": effective_from, "start": area.effective_from})
     if area.effective_until is not None and effective_from > area.effective_until + timedelta(days=1):
-        raise _fail("effective_from", gettext("原记录已于 %(until)s 结束，不能在其后调整") % {"until": area.effective_until})
+        raise _fail(date_field, gettext("原记录已于 %(until)s 结束，不能在其后调整") % {"until": area.effective_until})
     old_until = area.effective_until
     area.effective_until = effective_from - timedelta(days=1)
     area.save(update_fields=["effective_until"])
@@ -155,7 +220,8 @@ def risk_area_change_level(
 @transaction.atomic
 def risk_area_end(*, area: RiskArea, ended_on: date, actor: Any, source: str = "") -> RiskArea:
     """Lifting an area: from `ended_on` it is low risk (a new record); the old record is kept, closed the day before."""
-    return risk_area_change_level(area=area, level="low", effective_from=ended_on, actor=actor, source=source)
+    return _change_level(area=area, level="low", effective_from=ended_on, actor=actor, source=source,
+                         date_field="ended_on")
 
 
 @dataclass
@@ -210,63 +276,105 @@ def _code_cell(value: Any) -> str:
     return str(value if value is not None else "").strip()
 
 
+def _row_error(row: int, column: str, error: str) -> str:
+    """"第 3 行，生效日期：…" / "Row 3, Effective from: …": the row as the file's users count it, the column by its
+    header."""
+    return gettext("第 %(row)d 行，%(column)s：%(error)s") % {"row": row, "column": _LABELS[column], "error": error}
+
+
+def _import_row_check(row: Mapping[str, Any],
+                      regions: Mapping[str, Region]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """One row's values and its errors as (column, error), checked on their own (clashes are checked after)."""
+    errors: list[tuple[str, str]] = []
+    code = _code_cell(_col(row, "region_code"))
+    if code not in regions:
+        errors.append(("region_code", gettext("未知的行政区划代码 %(code)s") % {"code": code} if code
+                       else gettext("必填")))
+    raw_level = str(_col(row, "level") or "").strip()
+    level = LEVEL_LABELS.get(raw_level)
+    if level is None:
+        errors.append(("level", gettext("应为 高/中/低（high/medium/low），收到“%(value)s”") % {"value": raw_level}
+                       if raw_level else gettext("必填")))
+    values: dict[str, Any] = {"region_code": code, "level": level,
+                              "locality": str(_col(row, "locality") or "").strip(),
+                              "source": str(_col(row, "source") or "").strip()}
+    for key in ("effective_from", "effective_until"):
+        raw = _col(row, key)
+        values[key] = None
+        if raw is None:
+            if key == "effective_from":
+                errors.append((key, gettext("必填")))
+            continue
+        try:
+            values[key] = _as_date(raw, key)
+        except ServiceError:
+            errors.append((key, gettext("日期格式应为 YYYY-MM-DD，收到“%(value)s”") % {"value": raw}))
+            continue
+        if error := _effective_date_error(values[key]):
+            errors.append((key, error))
+    if values["effective_from"] and values["effective_until"] and values["effective_until"] < values["effective_from"]:
+        errors.append(("effective_until", gettext("%(until)s 早于生效日期 %(start)s") % {
+            "until": values["effective_until"], "start": values["effective_from"]}))
+    for key in ("locality", "source"):
+        if error := _length_error(values[key], key):
+            errors.append((key, error))
+    return values, errors
+
+
 @transaction.atomic
 def risk_areas_import(
     *, jurisdiction: Jurisdiction, data: bytes, filename: str, actor: Any,
 ) -> ImportResult:
-    """All or nothing: every row is checked first; any error → nothing stored, each error names its row."""
+    """All or nothing: every row is checked first; any error → nothing stored, each error names its row and column."""
     rows = _import_rows(data, filename)
     if not rows:
         raise _fail("file", gettext("文件中没有数据行"))
     errors: dict[str, list[str]] = {}
-    parsed: list[dict[str, Any]] = []
+    parsed: list[tuple[int, dict[str, Any]]] = []
     regions = {r.code: r for r in Region.objects.filter(
         code__in=[_code_cell(_col(r, "region_code")) for r in rows])}
+    # The areas already announced for these places, and the rows of the file so far: a row for a place that is
+    # still current (in the database or earlier in the file) is refused with its row, as announcing it would be.
+    current: dict[tuple[str, str], list[RiskArea]] = {}
+    for area in RiskArea.objects.filter(jurisdiction=jurisdiction, region_id__in=list(regions),
+                                        superseded_by__isnull=True):
+        current.setdefault((area.region_id, area.locality), []).append(area)
+    earlier: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}
     first_line = 2 if filename.lower().endswith((".xlsx", ".xlsm")) else 1  # Excel row 1 is the header
     for i, row in enumerate(rows):
         n = i + first_line
-        line = f"第 {n} 行"  # the key of the row's errors, as the file's users count rows
-        row_errors: list[str] = []
-        code = _code_cell(_col(row, "region_code"))
-        if code not in regions:
-            row_errors.append(gettext("第 %(row)d 行，区划代码：未知的行政区划代码 %(code)s") % {"row": n, "code": code}
-                              if code else gettext("第 %(row)d 行，区划代码：未知的行政区划代码 （空）") % {"row": n})
-        level = LEVEL_LABELS.get(str(_col(row, "level") or "").strip())
-        if level is None:
-            row_errors.append(gettext("第 %(row)d 行，风险等级：应为 高/中/低（high/medium/low）") % {"row": n})
-        values: dict[str, Any] = {}
-        for key, bad_date in (("effective_from", gettext("第 %(row)d 行，生效日期：日期格式应为 YYYY-MM-DD，收到“%(value)s”")),
-                              ("effective_until", gettext("第 %(row)d 行，截止日期：日期格式应为 YYYY-MM-DD，收到“%(value)s”"))):
-            raw = _col(row, key)
-            if raw is None:
-                if key == "effective_from":
-                    row_errors.append(gettext("第 %(row)d 行，生效日期：必填") % {"row": n})
-                values[key] = None
-                continue
-            try:
-                values[key] = _as_date(raw, key)
-            except ServiceError:
-                row_errors.append(bad_date % {"row": n, "value": raw})
-        if values.get("effective_from") and values.get("effective_until") and \
-                values["effective_until"] < values["effective_from"]:
-            row_errors.append(gettext("第 %(row)d 行，截止日期：早于生效日期") % {"row": n})
+        values, row_errors = _import_row_check(row, regions)
+        if not row_errors:
+            place = (values["region_code"], values["locality"])
+            start = values["effective_from"]
+            clash = next((a for a in current.get(place, ()) if _clashes(a, start)), None)
+            before = next((m for m, v in earlier.get(place, ())
+                           if v["effective_until"] is None or v["effective_until"] >= start), None)
+            if clash is not None:
+                row_errors.append(("region_code", _clash_error(regions[values["region_code"]], values["locality"],
+                                                               clash)))
+            elif before is not None:
+                row_errors.append(("region_code", gettext("与第 %(other)d 行是同一地点且有效期重叠，同一地点请只写一行") % {
+                    "other": before}))
+            else:
+                earlier.setdefault(place, []).append((n, values))
         if row_errors:
-            errors[line] = row_errors
+            errors[f"第 {n} 行"] = [_row_error(n, column, error) for column, error in row_errors]
             continue
-        parsed.append({"region_code": code, "level": level, "locality": str(_col(row, "locality") or ""),
-                       "source": str(_col(row, "source") or ""), **values})
+        parsed.append((n, values))
     if errors:
         first = next(iter(errors.values()))[0]
         raise ServiceError(gettext("导入失败，共 %(n)d 行有误，未导入任何记录。%(first)s") % {"n": len(errors), "first": first},
                            errors)
     created = []
-    try:
-        for values in parsed:
+    for n, values in parsed:
+        try:
             created.append(risk_area_announce(jurisdiction=jurisdiction, actor=actor, reevaluate=False, **values))
-    except ServiceError as e:
-        n = len(created) + first_line
-        raise ServiceError(gettext("导入失败，未导入任何记录。第 %(row)d 行：%(error)s") % {"row": n, "error": e.message},
-                           {f"第 {n} 行": [e.message]}) from None
+        except ServiceError as e:  # checked above already; should a rule of announcing be missed, keep the row
+            key = next(iter(e.field_errors), "")
+            message = _row_error(n, key if key in _LABELS else "region_code", e.field_errors.get(key, [e.message])[0])
+            raise ServiceError(gettext("导入失败，共 %(n)d 行有误，未导入任何记录。%(first)s") % {
+                "n": 1, "first": message}, {f"第 {n} 行": [message]}) from None
     # One re-evaluation per evaluation day for all the medium and high areas of the file, not one per row.
     by_day: dict[date, list[RiskArea]] = {}
     for area in created:
@@ -362,8 +470,11 @@ def _stay_in(raw: Any) -> StayIn:
 
 
 def stays_validate(*, person: Person | None, stays: Sequence[Any], today: date | None = None,
-                   prefix: str = "stays") -> list[tuple[StayIn, Region]]:
-    """Check every stay before anything is stored; the error names the stay (stays.2.to_date) and what is wrong."""
+                   prefix: str = "stays", arrived_on: date | None = None) -> list[tuple[StayIn, Region]]:
+    """Check every stay before anything is stored; the error names the stay (stays.2.to_date) and what is wrong.
+
+    With `arrived_on`, the stays are the trip before that arrival: each must end on or before it.
+    """
     today = today or timezone.localdate()
     items = [_stay_in(s) for s in stays]
     codes = {s.region_code for s in items}
@@ -381,6 +492,12 @@ def stays_validate(*, person: Person | None, stays: Sequence[Any], today: date |
         if s.from_date > today or s.to_date > today:
             raise _fail(f"{field}.to_date", gettext("旅居日期 %(end)s 在今天（%(today)s）之后，不能申报未来的旅居") % {
                 "end": s.to_date, "today": today}, i + 1)
+        if arrived_on is not None and s.to_date > arrived_on:
+            message = gettext("抵达日期 %(on)s 早于旅居结束日期 %(end)s：旅居史应是抵达之前的行程") % {
+                "on": arrived_on, "end": s.to_date}
+            error = _fail("arrived_on", message, i + 1)
+            error.field_errors[f"{field}.to_date"] = [message]
+            raise error
         for j, (other, _r) in enumerate(out):
             if other.region_code == s.region_code and other.locality == s.locality and \
                     other.from_date <= s.to_date and s.from_date <= other.to_date:
@@ -455,12 +572,39 @@ def arrival_record(*, person: Person, arrived_on: date, stays: Sequence[Any], ac
 # --- travel requests --------------------------------------------------------------------------------------------
 
 
+def _travel_dates_check(*, person: Person, from_date: date, to_date: date, check_start: bool = True,
+                        exclude_pk: int | None = None) -> None:
+    """A trip starts today or later, ends after it starts, and overlaps no other waiting or approved trip of the
+    same person (the person's row is locked by the caller, so two requests sent at once cannot both pass)."""
+    today = timezone.localdate()
+    if check_start and from_date < today:
+        raise _fail("from_date", gettext("出发日期 %(start)s 早于今天（%(today)s），外出报备须在出发前提交") % {
+            "start": from_date, "today": today})
+    if to_date < from_date:
+        raise _fail("to_date", gettext("返回日期 %(back)s 早于出发日期 %(start)s") % {"back": to_date, "start": from_date})
+    other = TravelRequest.objects.filter(
+        person=person, status__in=TravelRequest.ACTIVE, from_date__lte=to_date, to_date__gte=from_date,
+    ).exclude(pk=exclude_pk).order_by("from_date").first()
+    if other is not None:
+        raise _fail("from_date", gettext(
+            "与外出报备 #%(pk)s（%(start)s–%(end)s，%(status)s）时间重叠，请修改或撤回原报备") % {
+            "pk": other.pk, "start": other.from_date, "end": other.to_date, "status": other.get_status_display()})
+
+
+def _requester_only(tr: TravelRequest, actor: Any) -> None:
+    """Only the person the request belongs to changes, withdraws or reports the return; approvers decide only."""
+    if not tr.is_requester(actor):
+        raise ServiceError(gettext("只有申请人本人可以修改、撤回外出报备或报备返回；审批人只能批准或不批准"),
+                           {"request": [gettext("不是您本人的外出报备")]}, status=403)
+
+
 @transaction.atomic
 def travel_request_create(*, person: Person, destination_code: str, from_date: date, to_date: date, purpose: str,
                           actor: Any, locality: str = "", companions: str = "") -> TravelRequest:
     region = _region(destination_code, "destination_code")
-    if to_date < from_date:
-        raise _fail("to_date", gettext("返回日期 %(back)s 早于出发日期 %(start)s") % {"back": to_date, "start": from_date})
+    # One request of a person at a time: two sent at once must not both pass the overlap check.
+    list(Person.objects.select_for_update().filter(pk=person.pk).values_list("pk", flat=True))
+    _travel_dates_check(person=person, from_date=from_date, to_date=to_date)
     if not (purpose or "").strip():
         raise _fail("purpose", gettext("请填写外出事由"))
     tr = TravelRequest.objects.create(
@@ -475,7 +619,9 @@ def travel_request_create(*, person: Person, destination_code: str, from_date: d
 
 @transaction.atomic
 def travel_request_update(*, request: TravelRequest, actor: Any, **values: Any) -> TravelRequest:
-    tr = TravelRequest.objects.select_for_update().get(pk=request.pk)
+    """The requester changes a request still waiting; dates are checked as for a new request."""
+    tr = TravelRequest.objects.select_for_update().select_related("person").get(pk=request.pk)  # locks the person too
+    _requester_only(tr, actor)
     if tr.status != TravelRequest.Status.REQUESTED:
         raise _fail("status", gettext("外出报备 #%(pk)s 已是“%(status)s”，不能再修改") % {
             "pk": tr.pk, "status": tr.get_status_display()})
@@ -487,9 +633,9 @@ def travel_request_update(*, request: TravelRequest, actor: Any, **values: Any) 
     for key in ("locality", "from_date", "to_date", "companions", "purpose"):
         if values.get(key) is not None:
             setattr(tr, key, values[key].strip() if isinstance(values[key], str) else values[key])
-    if tr.to_date < tr.from_date:
-        raise _fail("to_date", gettext("返回日期 %(back)s 早于出发日期 %(start)s") % {
-            "back": tr.to_date, "start": tr.from_date})
+    if (tr.from_date, tr.to_date) != (before["from_date"], before["to_date"]):
+        _travel_dates_check(person=tr.person, from_date=tr.from_date, to_date=tr.to_date, exclude_pk=tr.pk,
+                            check_start=tr.from_date != before["from_date"])
     if not tr.purpose:
         raise _fail("purpose", gettext("请填写外出事由"))
     tr.save()
@@ -501,13 +647,18 @@ def travel_request_update(*, request: TravelRequest, actor: Any, **values: Any) 
 
 
 @transaction.atomic
-def travel_request_withdraw(*, request: TravelRequest, actor: Any) -> None:
+def travel_request_withdraw(*, request: TravelRequest, actor: Any) -> TravelRequest:
+    """The requester takes back a request still waiting. The record is kept, marked withdrawn."""
     tr = TravelRequest.objects.select_for_update().select_related("person").get(pk=request.pk)
+    _requester_only(tr, actor)
     if tr.status != TravelRequest.Status.REQUESTED:
         raise _fail("status", gettext("外出报备 #%(pk)s 已是“%(status)s”，不能撤回") % {
             "pk": tr.pk, "status": tr.get_status_display()})
-    audit_record(actor=actor, action="travel.withdraw", obj=tr, organization_id=tr.person.organization_id)
-    tr.delete()
+    tr.status = TravelRequest.Status.WITHDRAWN
+    tr.save(update_fields=["status"])
+    audit_record(actor=actor, action="travel.withdraw", obj=tr, organization_id=tr.person.organization_id,
+                 changes={"status": ["requested", "withdrawn"]})
+    return tr
 
 
 def _decide(tr: TravelRequest, status: str, actor: Any, reason: str) -> TravelRequest:
@@ -542,9 +693,14 @@ def travel_request_return(*, request: TravelRequest, returned_on: date, stays: S
                           actor: Any) -> ArrivalResult:
     """The return report: becomes an Arrival with its stays (by default the approved trip itself)."""
     tr = TravelRequest.objects.select_for_update().select_related("person").get(pk=request.pk)
+    _requester_only(tr, actor)
     if tr.status != TravelRequest.Status.APPROVED:
         raise _fail("status", gettext("外出报备 #%(pk)s 状态为“%(status)s”，只有已批准的外出才能报备返回") % {
             "pk": tr.pk, "status": tr.get_status_display()})
+    today = timezone.localdate()
+    if returned_on > today:  # checked here, not left to arrival_record, so the error names the field sent
+        raise _fail("returned_on", gettext("返回日期 %(back)s 在今天（%(today)s）之后，请返回后再报备") % {
+            "back": returned_on, "today": today})
     if returned_on < tr.from_date:
         raise _fail("returned_on", gettext("返回日期 %(back)s 早于出发日期 %(start)s") % {
             "back": returned_on, "start": tr.from_date})

@@ -18,5 +18,6 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_progress, name="run_progress"),
     path("travel/", views.travel_list, name="travel_list"),
     path("travel/<int:pk>/decide/", views.travel_decide, name="travel_decide"),
+    path("travel/<int:pk>/withdraw/", views.travel_withdraw, name="travel_withdraw"),
     path("travel/<int:pk>/return/", views.travel_return, name="travel_return"),
 ]

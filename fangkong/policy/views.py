@@ -278,7 +278,8 @@ def what_if(request: HttpRequest) -> HttpResponse:
         on = form.cleaned_data["evaluation_date"]
         arrived = form.cleaned_data["arrived_on"]
         try:
-            checked = services.stays_validate(person=None, stays=forms.stays_of(formset), today=max(on, arrived or on))
+            checked = services.stays_validate(person=None, stays=forms.stays_of(formset), today=max(on, arrived or on),
+                                              arrived_on=arrived)
             decisions = selectors.evaluate_what_if(
                 jurisdiction=jurisdiction, on=on, arrived_on=arrived,
                 flags=selectors.flags_from_dict(form.flags()),
@@ -286,7 +287,7 @@ def what_if(request: HttpRequest) -> HttpResponse:
                                       locality=s.locality) for s, _r in checked],
             )
         except ServiceError as e:
-            form.add_error(None, e.message)
+            form.add_error("arrived_on" if "arrived_on" in e.field_errors else None, e.message)
     return render(request, "policy/what_if.html", {
         "form": form, "formset": formset, "decisions": decision_items(decisions), "jurisdiction": jurisdiction,
         "english": _lang() == "en",
@@ -324,8 +325,11 @@ def travel_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("外出报备已提交，等待审批"))
                 return redirect("policy:travel_list")
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    for t in page:  # only the requester withdraws or reports the return; approvers approve or refuse
+        t.mine = t.person.user_id == request.user.pk
     return render(request, "policy/travel_list.html", {
-        "page": Paginator(qs, 30).get_page(request.GET.get("page")), "status": status, "q": q,
+        "page": page, "status": status, "q": q,
         "statuses": TravelRequest.Status.choices, "form": form, "own": own,
         "can_approve": user_has_perm(request.user, "travel.approve"), "decide_form": forms.DecideForm(),
         "return_form": forms.ReturnForm(),
@@ -346,6 +350,20 @@ def travel_decide(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("已不予批准"))
     except ServiceError as e:
         messages.error(request, e.message)
+    return redirect("policy:travel_list")
+
+
+@require_POST
+@requires("travel.request")
+def travel_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester takes back a request still waiting (kept, marked withdrawn)."""
+    tr = get_object_or_404(_travel_qs(request), pk=pk)
+    try:
+        services.travel_request_withdraw(request=tr, actor=request.user)
+    except ServiceError as e:
+        messages.error(request, e.message)
+    else:
+        messages.success(request, _("外出报备已撤回"))
     return redirect("policy:travel_list")
 
 

@@ -142,6 +142,31 @@ def test_what_if_stores_nothing(client, world, city_policy, high_area):
     assert post(client, "/api/v1/policy/evaluate", body, world.charlie).json() == {"decisions": []}
 
 
+def test_what_if_refuses_an_arrival_before_a_stay_ends(client, world, city_policy, high_area):
+    body = {"evaluation_date": "2021-09-17", "arrived_on": "2021-09-10",
+            "stays": [{"region_code": "130102", "from_date": "2021-09-01", "to_date": "2021-09-03"},
+                      {"region_code": "130109", "from_date": "2021-09-08", "to_date": "2021-09-12"}]}
+    r = post(client, "/api/v1/policy/evaluate", body, world.alice)
+    assert r.status_code == 400, r.content
+    assert set(r.json()["errors"]) == {"arrived_on", "stays.1.to_date"}
+    assert "第 2 条旅居史" in r.json()["message"] and "2021-09-12" in r.json()["message"]
+    # Leaving the place on the day of arrival is fine.
+    r = post(client, "/api/v1/policy/evaluate", {**body, "arrived_on": "2021-09-12"}, world.alice)
+    assert r.status_code == 200, r.content
+
+
+def test_what_if_page_refuses_an_arrival_before_a_stay_ends(client, world, city_policy, high_area):
+    client.force_login(world.alice)
+    data = {"evaluation_date": "2021-09-17", "arrived_on": "2021-09-10", "stays-TOTAL_FORMS": "3",
+            "stays-INITIAL_FORMS": "0", "stays-0-region_code": "130109", "stays-0-from_date": "2021-09-08",
+            "stays-0-to_date": "2021-09-12"}
+    r = client.post("/policy/what-if/", data)
+    assert r.status_code == 200
+    form = r.context["form"]
+    assert "arrived_on" in form.errors and "2021-09-12" in form.errors["arrived_on"][0]
+    assert r.context["decisions"] is None
+
+
 def test_policies_in_force_follow_the_jurisdiction_tree(world, city_policy):
     assert selectors.policies_in_force(world.county, date(2021, 9, 20)) == [city_policy.pk]
     assert selectors.policies_in_force(world.county, date(2021, 9, 16)) == []  # before the policy takes effect
@@ -151,13 +176,14 @@ def test_policies_in_force_follow_the_jurisdiction_tree(world, city_policy):
     assert selectors.policies_in_force(world.city, date(2021, 9, 20)) == [city_policy.pk]
 
 
-def test_travel_request_flow(client, world, make_person, city_policy, high_area):
+def test_travel_request_flow(client, world, make_person, city_policy, high_area, time_machine):
     from fangkong.conftest import make_user
     from fangkong.tenancy.services import membership_grant
 
     member = make_user("dave")
     person = make_person(unit=world.workshop1, user=member)
     membership_grant(user=member, role="member", unit=world.workshop1, organization=world.factory, actor=world.admin)
+    time_machine.move_to("2021-09-17 10:00 +0800", tick=False)  # asked for before leaving, reported on return
     body = {"destination_code": "130109", "from_date": "2021-09-18", "to_date": "2021-09-19", "purpose": "探亲"}
     r = post(client, "/api/v1/travel-requests", body, member)
     assert r.status_code == 201, r.content
@@ -167,6 +193,7 @@ def test_travel_request_flow(client, world, make_person, city_policy, high_area)
     assert post(client, f"/api/v1/travel-requests/{tr['id']}/approve", {}, world.charlie).status_code == 404
     r = post(client, f"/api/v1/travel-requests/{tr['id']}/approve", {"reason": "同意"}, world.bob)
     assert r.status_code == 200 and r.json()["status"] == "approved"
+    time_machine.move_to("2021-09-20 10:00 +0800", tick=False)
     r = post(client, f"/api/v1/travel-requests/{tr['id']}/return", {"returned_on": "2021-09-20"}, member)
     assert r.status_code == 200, r.content
     assert r.json()["decisions"][0]["kind"] == "centralized_quarantine"

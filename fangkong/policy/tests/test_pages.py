@@ -99,3 +99,54 @@ def test_what_if_names_the_tests_and_follow_ups_in_the_readers_language(client, 
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = client.post("/policy/what-if/", data).content.decode()
     assert "NAT test 09-17" in page and "核酸检测" not in page and "nat 09-17" not in page
+
+
+def test_run_card_in_english_translates_the_whole_area_phrase(client, world, english):
+    from django.conf import settings
+
+    from fangkong.policy import services
+
+    area = services.risk_area_announce(jurisdiction=world.county, region_code="130109", level="medium",
+                                       effective_from=date(2021, 9, 21), actor=world.admin)
+    client.force_login(world.officer)
+    assert "(中风险, 2021-09-21 起)" in client.get("/policy/risk-areas/").content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get("/policy/risk-areas/").content.decode()
+    card = page[page.index('id="run-'):]
+    card = card[:card.index("</div>")]
+    assert "Medium risk, from 2021-09-21" in card and "起" not in card
+    assert "起" not in client.get(f"/policy/risk-areas/{area.pk}/").content.decode()
+
+
+def test_pack_notes_name_no_engine_codes(client, world):
+    """Notes are read by officers (in both languages): no field names of the engine in them."""
+    import re
+
+    from fangkong.policy import packs
+    from fangkong.policy.models import Rule
+
+    for pack in packs.PACKS.values():
+        for rule in pack.rules:
+            assert not re.search(r"[A-Za-z]+_[A-Za-z_]+", rule.note), (rule.key, rule.note)
+    client.force_login(world.officer)
+    client.post("/policy/packs/install/", {"pack_key": SEED003})
+    note = Rule.objects.get(key="s003_medium_area").note
+    assert "不具备居家隔离条件" in note and "集中隔离" in note
+    assert "no_home_conditions" not in client.get("/policy/").content.decode()
+
+
+def test_note_migration_rewords_installed_rules(world):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from fangkong.policy.models import Rule
+
+    migration = import_module("fangkong.policy.migrations.0005_rule_note_wording")
+    policy = Policy.objects.create(title="t", jurisdiction=world.city, effective_from=date(2021, 9, 17))
+    rule = Rule.objects.create(policy=policy, key="k", note="前文" + migration.OLD + "后文")
+    untouched = Rule.objects.create(policy=policy, key="k2", note="本单位自行修改的说明")
+    migration.reword(apps, None)
+    rule.refresh_from_db()
+    untouched.refresh_from_db()
+    assert rule.note == "前文" + migration.NEW + "后文" and untouched.note == "本单位自行修改的说明"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -164,15 +165,111 @@ def test_stay_and_area_errors_in_english(world, make_person):
             ServiceError, match=r"^Stay 1: The end date 2021-09-09 is before the start date 2021-09-10$"):
         services.stay_add(person=person, region_code="130109", from_date=date(2021, 9, 10), to_date=date(2021, 9, 9),
                           actor=world.alice)
-    rows = [{"区划代码": "999999", "风险等级": "紫", "生效日期": "2021-09-10"}]
+
+
+def test_import_errors_in_english_name_the_columns(world, english):
+    """Columns by their headers' English labels, never the raw keys (region_code, effective_from)."""
+    rows = [{"区划代码": "999999", "风险等级": "紫"}]
     with translation.override("en"), pytest.raises(ServiceError) as exc:
         services.risk_areas_import(jurisdiction=world.city, data=json.dumps(rows).encode(), filename="a.json",
                                    actor=world.admin)
-    assert exc.value.message == ("Import failed: 1 rows have errors; nothing was imported. "
-                                 "Row 1, region_code: unknown administrative division code 999999")
-    assert exc.value.field_errors == {"第 1 行": [
-        "Row 1, region_code: unknown administrative division code 999999",
-        "Row 1, level: must be high, medium or low (高/中/低)"]}
+    assert exc.value.message.startswith("Import failed: 1 rows have errors; nothing was imported. Row 1, ")
+    (errors,) = exc.value.field_errors.values()
+    assert [e.split(":")[0] for e in errors] == ["Row 1, Division code", "Row 1, Risk level", "Row 1, Effective from"]
+    text = " ".join(errors)
+    assert "999999" in text and "紫" in text and "Required" in text
+    assert not any(raw in text for raw in ("region_code", "effective_from", ", level:"))
+    assert not re.search(r"[\u4e00-\u9fff]{2}", text.replace("高/中/低", "").replace("紫", ""))
+
+def _import(world, rows, filename="a.json"):
+    with pytest.raises(ServiceError) as exc:
+        services.risk_areas_import(jurisdiction=world.city, data=json.dumps(rows).encode(), filename=filename,
+                                   actor=world.admin)
+    assert RiskArea.objects.count() == 0
+    return exc.value
+
+
+@time_machine.travel("2021-09-20 10:00 +0800", tick=False)
+def test_import_refuses_a_locality_longer_than_the_column(world):
+    rows = [{"区划代码": "130109", "风险等级": "高", "生效日期": "2021-09-10"},
+            {"区划代码": "130102", "具体地点": "某" * 500, "风险等级": "中", "生效日期": "2021-09-10"}]
+    error = _import(world, rows)
+    assert error.field_errors == {"第 2 行": ["第 2 行，具体地点：不能超过 200 个字符（现为 500 个）"]}
+    rows[1]["具体地点"] = "某" * 200
+    assert len(services.risk_areas_import(jurisdiction=world.city, data=json.dumps(rows).encode(),
+                                          filename="a.json", actor=world.admin).created) == 2
+
+
+@time_machine.travel("2021-09-20 10:00 +0800", tick=False)
+def test_announce_refuses_a_locality_longer_than_the_column(client, world):
+    r = client.post("/api/v1/risk-areas", {"region_code": "130109", "level": "high", "effective_from": "2021-09-10",
+                                           "locality": "某" * 500}, content_type="application/json",
+                    **bearer(world.officer))
+    assert r.status_code == 400, r.content
+    assert list(r.json()["errors"]) == ["locality"] and "200" in r.json()["message"]
+    assert RiskArea.objects.count() == 0
+
+
+@time_machine.travel("2021-09-20 10:00 +0800", tick=False)
+@pytest.mark.parametrize("column, value, expected", [
+    ("生效日期", "1990-09-10", "第 1 行，生效日期：日期 1990-09-10 早于 2019-12-01"),
+    ("生效日期", "2099-09-10", "第 1 行，生效日期：日期 2099-09-10 晚于 2022-09-21"),
+    ("截止日期", "2099-09-10", "第 1 行，截止日期：日期 2099-09-10 晚于 2022-09-21"),
+])
+def test_import_refuses_effective_dates_out_of_reach(world, column, value, expected):
+    row = {"区划代码": "130109", "风险等级": "高", "生效日期": "2021-09-10", column: value}
+    (errors,) = _import(world, [row]).field_errors.values()
+    assert errors[0].startswith(expected), errors
+
+
+@time_machine.travel("2021-09-20 10:00 +0800", tick=False)
+def test_announce_and_change_refuse_effective_dates_out_of_reach(client, world):
+    auth = bearer(world.officer)
+    body = {"region_code": "130109", "level": "high", "effective_from": "1990-09-10"}
+    r = client.post("/api/v1/risk-areas", body, content_type="application/json", **auth)
+    assert r.status_code == 400 and list(r.json()["errors"]) == ["effective_from"]
+    r = client.post("/api/v1/risk-areas", {**body, "effective_from": "2021-09-10", "effective_until": "2099-01-01"},
+                    content_type="application/json", **auth)
+    assert r.status_code == 400 and list(r.json()["errors"]) == ["effective_until"]
+    area = client.post("/api/v1/risk-areas", {**body, "effective_from": "2021-09-10"},
+                       content_type="application/json", **auth).json()
+    r = client.post(f"/api/v1/risk-areas/{area['id']}/end", {"ended_on": "2099-01-01"},
+                    content_type="application/json", **auth)
+    assert r.status_code == 400 and list(r.json()["errors"]) == ["ended_on"]
+    assert RiskArea.objects.count() == 1
+
+
+@time_machine.travel("2021-09-20 10:00 +0800", tick=False)
+def test_import_clash_keeps_its_row(world):
+    announce(world, region_code="130102")
+    rows = [{"区划代码": "130109", "风险等级": "高", "生效日期": "2021-09-10"},
+            {"区划代码": "130109", "风险等级": "中", "生效日期": "2021-09-12"},  # the same place as row 1
+            {"区划代码": "130102", "风险等级": "中", "生效日期": "2021-09-12"}]  # already announced
+    with pytest.raises(ServiceError) as exc:
+        services.risk_areas_import(jurisdiction=world.city, data=json.dumps(rows).encode(), filename="a.json",
+                                   actor=world.admin)
+    errors = exc.value.field_errors
+    assert list(errors) == ["第 2 行", "第 3 行"]
+    assert errors["第 2 行"][0].startswith("第 2 行，区划代码：与第 1 行是同一地点")
+    assert errors["第 3 行"][0].startswith("第 3 行，区划代码：") and "已有 2021-09-10 起的高风险记录" in errors["第 3 行"][0]
+    assert "第 2 行" in exc.value.message
+    assert RiskArea.objects.count() == 1
+
+
+@time_machine.travel("2021-09-20 10:00 +0800", tick=False)
+def test_import_page_shows_the_row_of_a_clash(client, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    announce(world, jurisdiction=world.county)
+    rows = [{"区划代码": "130102", "风险等级": "中", "生效日期": "2021-09-12"},
+            {"区划代码": "130109", "风险等级": "中", "生效日期": "2021-09-12"}]
+    client.force_login(world.officer)
+    r = client.post("/policy/risk-areas/import/", {"file": SimpleUploadedFile("a.json", json.dumps(rows).encode())},
+                    follow=True)
+    texts = [str(m) for m in r.context["messages"]]
+    assert any(t.startswith("第 2 行，区划代码：") and "已有" in t for t in texts), texts
+    assert RiskArea.objects.count() == 1
+
 
 @time_machine.travel("2021-09-20 10:00 +0800", tick=False)
 def test_stay_api_cross_tenant_is_404(client, world, make_person):
