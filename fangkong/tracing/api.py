@@ -145,7 +145,7 @@ def trace_case(request: HttpRequest, case_id: int, data: TraceIn) -> Any:
     case = _case(request, case_id, "tracing.run")
     params = {k: v for k, v in data.dict(exclude={"run_async"}).items() if v is not None}
     if data.run_async:
-        services.trace_params(case, params)  # refuse bad parameters now, not in the worker
+        services.trace_check(case=case, params=params)  # refuse now what the worker would refuse
         from fangkong.tracing.tasks import trace_cases
 
         trace_cases([case.pk], request.user.pk, params)
@@ -187,7 +187,9 @@ def investigation_tasks(request: HttpRequest, status: str = "", overdue: bool = 
 
 
 @router.post("/assists/import", response={201: AssistOut},
-             summary="Import an incoming assist list (.xlsx: 姓名, 身份证号, 手机号) and create verification tasks")
+             summary="Import an incoming assist list (.xlsx: 姓名, 身份证号, 手机号) and create verification tasks",
+             description="One verification task per person found, however many rows name them. The deadline must "
+                         "lie ahead (default: in 24 hours); one without a UTC offset is read in local time.")
 @api_permission("assists.manage")
 def assist_import(request: HttpRequest, file: File[UploadedFile], organization_id: Form[int],
                   deadline: Form[datetime | None] = None) -> Any:
@@ -198,7 +200,7 @@ def assist_import(request: HttpRequest, file: File[UploadedFile], organization_i
         data=file.read(), filename=file.name or "", organization_id=org.pk, actor=request.user,
         deadline=deadline or timezone.now() + timedelta(hours=24))
     return Status(201, {"id": assist.pk, "direction": assist.direction, "title": assist.title,
-                        "deadline": assist.deadline, "counts": assist.counts, "rows": assist.rows})
+                        "deadline": timezone.localtime(assist.deadline), "counts": assist.counts, "rows": assist.rows})
 
 
 @router.get("/assists/{assist_id}/export", summary="The assist list (outgoing) or its report (incoming) as .xlsx")

@@ -65,15 +65,21 @@ def exposure_window(
     *, onset: date | None, sample_date: date | None, isolated_at: datetime | None, until: datetime,
     tz: tzinfo, days_before: int = 2,
 ) -> tuple[datetime, datetime]:
-    """The case's exposure window. Raises ValueError when neither onset nor sample date is known."""
+    """The case's exposure window. Raises RuleError (a ValueError) when neither onset nor sample date is known, or
+    when the window would end (at the isolation, or at `until` when not isolated) before it starts."""
     anchor = onset or sample_date
     if anchor is None:
         raise RuleError(gettext_noop("需要发病日期或采样日期才能确定暴露窗口"))
     start = datetime.combine(anchor - timedelta(days=days_before), time.min, tzinfo=tz)
     end = isolated_at or until
     if end < start:
-        raise RuleError(gettext_noop("隔离时间 %(end)s 早于暴露窗口开始 %(start)s"), end=f"{end:%Y-%m-%d %H:%M}",
-                        start=f"{start:%Y-%m-%d %H:%M}")
+        # Both instants in local time: an isolation time read from the database is in UTC.
+        shown = {"start": f"{start:%Y-%m-%d %H:%M}"}
+        if isolated_at is None:
+            raise RuleError(gettext_noop("尚未隔离，而暴露窗口开始 %(start)s 晚于当前时间 %(now)s"),
+                            now=f"{until.astimezone(tz):%Y-%m-%d %H:%M}", **shown)
+        raise RuleError(gettext_noop("隔离时间 %(end)s 早于暴露窗口开始 %(start)s"),
+                        end=f"{isolated_at.astimezone(tz):%Y-%m-%d %H:%M}", **shown)
     return start, end
 
 
@@ -225,21 +231,57 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     "excluded": frozenset(),
 }
 
+# How long before the report date (today when there is none) an onset or a sample may lie: a tracing window opens two
+# days before it, and nobody traces a case from months ago.
+MAX_DAYS_BEFORE_REPORT = 60
+
 
 def case_date_problems(
     *, onset: date | None, sample_date: date | None, report_date: date | None, isolated_at: datetime | None,
-    window_days: int, tz: tzinfo,
+    window_days: int, tz: tzinfo, now: datetime,
 ) -> dict[str, list[RuleError]]:
     """Inconsistent dates of a case, by field, as errors the reporter words (`worded`). Empty when the dates can stand
-    together."""
+    together.
+
+    No date may lie after today (local) nor the isolation after `now`; onset and sample date come no later than the
+    report date and at most `MAX_DAYS_BEFORE_REPORT` days before it (before today when there is no report date): a
+    mistyped year would otherwise open an exposure window decades long."""
     errors: dict[str, list[RuleError]] = {}
-    if onset and report_date and onset > report_date:
+    today = now.astimezone(tz).date()
+    if report_date and report_date > today:
+        errors.setdefault("report_date", []).append(
+            RuleError(gettext_noop("报告日期 %(report)s 晚于今天 %(today)s"), report=report_date, today=today))
+    oldest = (report_date or today) - timedelta(days=MAX_DAYS_BEFORE_REPORT)
+    if onset and onset > today:
+        errors.setdefault("onset_date", []).append(
+            RuleError(gettext_noop("发病日期 %(onset)s 晚于今天 %(today)s"), onset=onset, today=today))
+    elif onset and report_date and onset > report_date:
         errors.setdefault("onset_date", []).append(
             RuleError(gettext_noop("发病日期 %(onset)s 晚于报告日期 %(report)s"), onset=onset, report=report_date))
-    if sample_date and report_date and sample_date > report_date:
+    elif onset and onset < oldest:
+        errors.setdefault("onset_date", []).append(
+            RuleError(gettext_noop("发病日期 %(onset)s 早于报告日期 %(report)s 超过 %(days)s 天"), onset=onset,
+                      report=report_date, days=MAX_DAYS_BEFORE_REPORT) if report_date else
+            RuleError(gettext_noop("发病日期 %(onset)s 早于今天 %(today)s 超过 %(days)s 天"), onset=onset,
+                      today=today, days=MAX_DAYS_BEFORE_REPORT))
+    if sample_date and sample_date > today:
+        errors.setdefault("sample_date", []).append(
+            RuleError(gettext_noop("采样日期 %(sample)s 晚于今天 %(today)s"), sample=sample_date, today=today))
+    elif sample_date and report_date and sample_date > report_date:
         errors.setdefault("sample_date", []).append(
             RuleError(gettext_noop("采样日期 %(sample)s 晚于报告日期 %(report)s"), sample=sample_date,
                       report=report_date))
+    elif sample_date and sample_date < oldest:
+        errors.setdefault("sample_date", []).append(
+            RuleError(gettext_noop("采样日期 %(sample)s 早于报告日期 %(report)s 超过 %(days)s 天"), sample=sample_date,
+                      report=report_date, days=MAX_DAYS_BEFORE_REPORT) if report_date else
+            RuleError(gettext_noop("采样日期 %(sample)s 早于今天 %(today)s 超过 %(days)s 天"), sample=sample_date,
+                      today=today, days=MAX_DAYS_BEFORE_REPORT))
+    if isolated_at and isolated_at > now:
+        errors.setdefault("isolated_at", []).append(
+            RuleError(gettext_noop("隔离时间 %(isolated)s 晚于当前时间 %(now)s"),
+                      isolated=f"{isolated_at.astimezone(tz):%Y-%m-%d %H:%M}",
+                      now=f"{now.astimezone(tz):%Y-%m-%d %H:%M}"))
     anchor = onset or sample_date
     if isolated_at and anchor:
         earliest = datetime.combine(anchor - timedelta(days=window_days), time.min, tzinfo=tz)
@@ -257,9 +299,9 @@ def case_date_problems(
 
 def case_date_errors(
     *, onset: date | None, sample_date: date | None, report_date: date | None, isolated_at: datetime | None,
-    window_days: int, tz: tzinfo,
+    window_days: int, tz: tzinfo, now: datetime,
 ) -> dict[str, list[str]]:
     """Inconsistent dates of a case, by field, in Chinese. Empty when the dates can stand together."""
     problems = case_date_problems(onset=onset, sample_date=sample_date, report_date=report_date,
-                                  isolated_at=isolated_at, window_days=window_days, tz=tz)
+                                  isolated_at=isolated_at, window_days=window_days, tz=tz, now=now)
     return {field: [str(e) for e in errors] for field, errors in problems.items()}

@@ -51,9 +51,12 @@ def _tz() -> Any:
 
 
 def _check_dates(values: Mapping[str, Any]) -> None:
+    """The dates of a case checked together (creation and every update, from the pages and the API alike): none
+    after today, no isolation in the future, onset and sample date within their limits of the report date."""
     problems = rules.case_date_problems(
         onset=values.get("onset_date"), sample_date=values.get("sample_date"), report_date=values.get("report_date"),
         isolated_at=values.get("isolated_at"), window_days=int(values.get("window_days") or 0), tz=_tz(),
+        now=timezone.now(),
     )
     if problems:
         errors = {field: [worded(e) for e in found] for field, found in problems.items()}
@@ -229,10 +232,11 @@ def case_set_status(*, case: Case, status: str, actor: Any, note: str = "") -> C
     case = Case.objects.select_for_update().select_related("person").get(pk=case.pk)
     before = case.status
     if status not in rules.TRANSITIONS.get(before, frozenset()):
+        current, wanted = _status_label(before), _status_label(status)
         raise ServiceError(
             gettext("病例#%(case)s（%(name)s）当前为“%(current)s”，不能改为“%(status)s”") % {
-                "case": case.pk, "name": case.person.name, "current": case.get_status_display(), "status": status},
-            {"status": [gettext("不允许的状态变化：%(before)s → %(status)s") % {"before": before, "status": status}]})
+                "case": case.pk, "name": case.person.name, "current": current, "status": wanted},
+            {"status": [gettext("不允许的状态变化：%(before)s → %(status)s") % {"before": current, "status": wanted}]})
     case.status = status
     if status in (Case.Status.CONFIRMED, Case.Status.ASYMPTOMATIC) and case.confirmed_at is None:
         case.confirmed_at = timezone.now()
@@ -243,6 +247,11 @@ def case_set_status(*, case: Case, status: str, actor: Any, note: str = "") -> C
     if status != Case.Status.EXCLUDED:
         _alert_case(case)
     return case
+
+
+def _status_label(status: str) -> str:
+    """A status by its name in the reader's language (an unknown code as it was given)."""
+    return str(Case.Status(status).label) if status in Case.Status.values else status
 
 
 def case_confirm(*, case: Case, actor: Any, note: str = "") -> Case:
@@ -454,6 +463,19 @@ def _find_contacts_many(*, cases: Sequence[Case], params: Mapping[int, Mapping[s
 
 
 
+def trace_check(*, case: Case, params: Mapping[str, Any] | None, now: datetime | None = None) -> dict[str, Any]:
+    """What a run refuses before it computes anything, with the errors the run gives: an excluded case, bad
+    parameters, a case without an exposure window (no onset nor sample date, or isolated before the window starts).
+    Returns the completed parameters. Whoever queues a run calls it first, so the caller hears the refusal, not the
+    worker."""
+    if case.status == Case.Status.EXCLUDED:
+        raise ServiceError(gettext("病例#%(case)s（%(name)s）已排除，不再追踪") % {"case": case.pk, "name": case.person.name},
+                           {"status": [gettext("已排除")]})
+    clean = trace_params(case, params)
+    _window(case, clean, now or timezone.now())
+    return clean
+
+
 @transaction.atomic
 def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None,
               now: datetime | None = None, result: TraceResult | None = None) -> TraceSnapshot:
@@ -464,10 +486,7 @@ def trace_run(*, case: Case, actor: Any, params: Mapping[str, Any] | None = None
     `result` is the computation when the caller made it for many cases at once (`trace_run_many`)."""
     now = now or timezone.now()
     case = Case.objects.select_related("person", "organization", "organization__jurisdiction").get(pk=case.pk)
-    if case.status == Case.Status.EXCLUDED:
-        raise ServiceError(gettext("病例#%(case)s（%(name)s）已排除，不再追踪") % {"case": case.pk, "name": case.person.name},
-                           {"status": [gettext("已排除")]})
-    clean = trace_params(case, params)
+    clean = trace_check(case=case, params=params, now=now)
     if result is None:
         computed = find_contacts_many(cases=[case], params={case.pk: clean}, now=now)[case.pk]
         if isinstance(computed, ServiceError):
@@ -806,18 +825,21 @@ def assist_create_outgoing(*, case: Case, deadline: datetime, actor: Any) -> Ass
 def assist_workbook(*, assist: AssistList, actor: Any) -> bytes:
     """The .xlsx of an assist list: outgoing → the contacts to verify; incoming → the report (found / where / status).
 
-    Full ID numbers and phones only for a caller allowed to unmask; the export is audited either way. The sheet is the
-    record sent to (or kept for) another office under Chinese headers: its labels and evidence are worded in Chinese
-    too, whatever the language of the page that asked for it."""
-    unmask = user_has_perm(actor, "people.unmask")
+    Full ID numbers and phones only of the people the caller may unmask (`people.unmask` in the scope holding that
+    person: a list of another organisation's contacts is mostly masked); the export is audited either way, with whose
+    numbers were shown. The sheet is the record sent to (or kept for) another office under Chinese headers: its
+    labels and evidence are worded in Chinese too, whatever the language of the page that asked for it."""
+    listed = [r["person_id"] for r in assist.rows if r.get("person_id")] \
+        if assist.direction == AssistList.Direction.OUTGOING else []
+    unmask = set(Person.objects.visible_to(actor, "people.unmask").filter(pk__in=listed).values_list("pk", flat=True))
     with translation.override("zh-hans"):
         content = _assist_workbook(assist, unmask=unmask)
     audit_record(actor=actor, action="assist.export", obj=assist, organization_id=assist.organization_id,
-                 changes={"unmasked": [None, unmask]})
+                 changes={"unmasked": [None, bool(unmask)], "unmasked_people": [None, sorted(unmask)[:500]]})
     return content
 
 
-def _assist_workbook(assist: AssistList, *, unmask: bool) -> bytes:
+def _assist_workbook(assist: AssistList, *, unmask: set[int]) -> bytes:
     import openpyxl
 
     from fangkong.access.models import Venue
@@ -836,7 +858,8 @@ def _assist_workbook(assist: AssistList, *, unmask: bool) -> bytes:
         venue_names = dict(Venue.objects.filter(pk__in=venue_ids).values_list("pk", "name"))
         for c in contacts:
             p = c.person
-            ws.append([p.name, p.id_number if unmask else p.id_number_masked, p.phone if unmask else p.phone_masked,
+            full = p.pk in unmask
+            ws.append([p.name, p.id_number if full else p.id_number_masked, p.phone if full else p.phone_masked,
                        p.organization.name, str(c.get_degree_display()),
                        timezone.localtime(c.last_exposure_at, tz).strftime("%Y-%m-%d %H:%M")
                        if c.last_exposure_at else "",
@@ -866,9 +889,16 @@ _IMPORT_COLUMNS = {"name": ("姓名", "name"), "id_number": ("身份证号", "�
 def assist_import(*, data: bytes, filename: str, deadline: datetime, organization_id: int, actor: Any,
                   title: str = "") -> AssistList:
     """An incoming list matched to the ledger in the caller's scope by the ID number's and the phone's keyed hash;
-    each person found gets a verification task for the organisation that holds them."""
+    each person found gets one verification task for the organisation that holds them (a person listed on several
+    rows, by ID number on one and by phone on another, still gets one: the later rows say `duplicate_of`).
+
+    The deadline must lie ahead; a naive one is read in local time."""
     import openpyxl
 
+    if timezone.is_naive(deadline):
+        deadline = timezone.make_aware(deadline, _tz())
+    if deadline <= timezone.now():
+        raise ServiceError(gettext("反馈期限应晚于当前时间"), {"deadline": [gettext("应晚于当前时间")]})
     if not filename.lower().endswith(".xlsx"):
         raise ServiceError(gettext("协查名单应为 .xlsx 文件（列：姓名、身份证号、手机号）"), {"file": [gettext("只支持 .xlsx")]})
     try:
@@ -892,6 +922,8 @@ def assist_import(*, data: bytes, filename: str, deadline: datetime, organizatio
         if not any(c not in (None, "") for c in row):
             continue
         parsed.append((n, cell(row, "name"), cell(row, "id_number"), cell(row, "phone")))
+    if not parsed:
+        raise ServiceError(gettext("协查名单只有表头，没有人员"), {"file": [gettext("没有数据行")]})
     id_hashes = {crypto.lookup_hash(i): n for n, _nm, i, _p in parsed if i}
     phone_hashes = {crypto.lookup_hash(p): n for n, _nm, _i, p in parsed if p}
     scope = Person.objects.visible_to(actor, "assists.manage")
@@ -903,21 +935,26 @@ def assist_import(*, data: bytes, filename: str, deadline: datetime, organizatio
         direction=AssistList.Direction.INCOMING, organization_id=organization_id, deadline=deadline,
         title=title or f"协查名单 {filename}", created_by=actor if getattr(actor, "is_authenticated", False) else None)
     rows, tasks = [], []
+    first_row: dict[int, int] = {}  # person → the first row that found them
     for n, name, id_number, phone in parsed:
         person = by_id.get(crypto.lookup_hash(id_number)) if id_number else None
         if person is None and phone:
             person = by_phone.get(crypto.lookup_hash(phone))
+        duplicate_of = first_row.get(person.pk) if person else None
         rows.append({"row": n, "name": name, "id_masked": crypto.mask_id_number(id_number) if id_number else "",
                      "person_id": person.pk if person else None,
                      "organization": person.organization.name if person else "",
                      "matched_by": ("id_number" if id_number and person and person.id_number_hash ==
-                                    crypto.lookup_hash(id_number) else "phone") if person else ""})
-        if person:
+                                    crypto.lookup_hash(id_number) else "phone") if person else "",
+                     "duplicate_of": duplicate_of})
+        if person and duplicate_of is None:
+            first_row[person.pk] = n
             tasks.append(InvestigationTask(assist_list=assist, organization_id=person.organization_id,
                                            person=person, kind=InvestigationTask.Kind.ASSIST_VERIFY, due_at=deadline))
     InvestigationTask.objects.bulk_create(tasks)
+    found = sum(1 for r in rows if r["person_id"])
     assist.rows = rows
-    assist.counts = {"rows": len(rows), "found": len(tasks), "not_found": len(rows) - len(tasks)}
+    assist.counts = {"rows": len(rows), "found": found, "not_found": len(rows) - found, "people": len(tasks)}
     assist.save(update_fields=["rows", "counts"])
     audit_record(actor=actor, action="assist.import", obj=assist, organization_id=organization_id,
                  changes={"counts": [None, assist.counts]})

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -239,7 +240,11 @@ def task_update(request: HttpRequest, pk: int) -> HttpResponse:
         _error(request, exc)
     else:
         messages.success(request, _("任务已更新"))
-    return redirect(request.POST.get("next") or "tracing:task_list")
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("tracing:task_list")
 
 
 @requires("assists.view")

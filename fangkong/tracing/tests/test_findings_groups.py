@@ -310,7 +310,7 @@ def test_earlier_automatic_notes_move_to_the_system_actor(world, make_person):
 
     migration = importlib.import_module("fangkong.tracing.migrations.0005_case_history_system_actor")
     case = services.case_create(person_id=make_person(name="旧记录甲").pk, actor=world.officer,
-                                onset_date=date(2021, 9, 20))
+                                onset_date=date(2021, 9, 20), report_date=date(2021, 9, 21))
     automatic = CaseStatusChange.objects.create(case=case, to_status="suspected", note="由system:positive-result自动生成")
     typed = CaseStatusChange.objects.create(case=case, to_status="confirmed", actor=world.officer,
                                             note="由市疾控中心复核后自动生成")

@@ -272,11 +272,13 @@ def test_validation_errors(world, make_person):
     assert "isolated_at" in err.value.field_errors
     with pytest.raises(NotFound):
         services.case_create(person_id=person.pk, actor=world.charlie, onset_date=date(2021, 9, 22))
-    case = services.case_create(person_id=person.pk, actor=world.alice, sample_date=date(2021, 9, 22))
+    case = services.case_create(person_id=person.pk, actor=world.alice, sample_date=date(2021, 9, 22),
+                                report_date=date(2021, 9, 23))
     with pytest.raises(ServiceError, match="不能改为"):
         services.case_set_status(case=case, status="suspected", actor=world.officer)
     with pytest.raises(ServiceError, match="已有未排除的病例"):
-        services.case_create(person_id=person.pk, actor=world.alice, sample_date=date(2021, 9, 22))
+        services.case_create(person_id=person.pk, actor=world.alice, sample_date=date(2021, 9, 22),
+                             report_date=date(2021, 9, 23))
     with pytest.raises(ServiceError, match="阈值"):
         services.trace_run(case=case, actor=world.officer, params={"min_minutes": {"canteen": -1}})
     with pytest.raises(ServiceError, match="场所类型"):
@@ -312,7 +314,8 @@ def test_confirm_needs_office_and_keeps_history(world, make_person):
 
     from fangkong.notify.models import Notification
 
-    case = services.case_create(person_id=make_person(name="乙").pk, actor=world.alice, onset_date=date(2021, 9, 1))
+    case = services.case_create(person_id=make_person(name="乙").pk, actor=world.alice, onset_date=date(2021, 9, 1),
+                                report_date=date(2021, 9, 2))
     with pytest.raises(PermissionDenied):
         services.case_confirm(case=case, actor=world.alice)
     services.case_confirm(case=case, actor=world.officer, note="复核阳性")
