@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
 
 from fangkong.core.errors import ServiceError
 from fangkong.core.tokens import token_user
@@ -26,7 +27,23 @@ class BearerToken(HttpBearer):
         return user
 
 
-API_AUTH = [BearerToken(), django_auth]
+class SessionAuth(NinjaSessionAuth):
+    """The browser's signed-in session, CSRF-checked; no session at all is not authenticated (401), not a CSRF failure.
+
+    Ninja's `django_auth` runs the CSRF check before it looks at the session, so an anonymous write (or one with a
+    bearer token that is not valid) was answered 403 "CSRF check Failed" while the same GET was a 401. The check
+    protects a signed-in cookie session from cross-site requests; without one there is nothing to protect, and the
+    caller must be told to authenticate. A signed-in session that sends no valid CSRF token is still refused (403).
+    The class keeps Ninja's name, so the OpenAPI security scheme stays "SessionAuth".
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if not getattr(getattr(request, "user", None), "is_authenticated", False):
+            return None  # the next scheme, or AuthenticationError → 401
+        return super().__call__(request)  # the cookie key, after the CSRF check (HttpError 403 when it fails)
+
+
+API_AUTH = [BearerToken(), SessionAuth()]
 
 
 class ErrorOut(Schema):

@@ -56,6 +56,13 @@ class StyledForm(forms.Form):
 
 
 class OrganizationEditForm(StyledForm):
+    """Edit an organisation. A field left out of the submission keeps its stored value (as a ModelForm keeps a
+    model default for an omitted field) instead of being blanked; a required one left out is an error.
+
+    The industry bureau is shown read-only to whoever may not change it (`may_govern`: only the prevention office
+    over the organisation or a platform administrator may); a forged value is refused by the service.
+    """
+
     name = forms.CharField(label=_("名称"), max_length=100)
     industry = forms.CharField(label=_("行业"), max_length=64, required=False)
     address = forms.CharField(label=_("地址"), max_length=200, required=False)
@@ -63,7 +70,7 @@ class OrganizationEditForm(StyledForm):
     authority = forms.ModelChoiceField(label=_("行业主管部门"), queryset=Authority.objects.none(), required=False,
                                        empty_label=_("（无）"))
 
-    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organization: Organization, may_govern: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Bureaus of the organisation's jurisdiction and of the jurisdictions above it (a city bureau may lead).
         path = organization.jurisdiction.path
@@ -71,6 +78,19 @@ class OrganizationEditForm(StyledForm):
         _model_choice(self, "authority").queryset = Authority.objects.filter(
             jurisdiction_id__in=ancestors
         ).select_related("jurisdiction")
+        if not may_govern:
+            # Read-only in the page: a browser does not submit a disabled select, so the stored bureau is kept.
+            self.fields["authority"].widget.attrs["disabled"] = "disabled"
+            self.fields["authority"].help_text = _("行业主管部门由属地防控办调整")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name, field in self.fields.items():
+            if field.required or name in self.errors:
+                continue  # a required field left out has already been reported as missing
+            if field.widget.value_omitted_from_data(self.data, self.files, self.add_prefix(name)):
+                cleaned[name] = self.get_initial_for_field(field, name)
+        return cleaned
 
 
 class OrganizationCreateForm(StyledForm):

@@ -40,8 +40,10 @@ _ORG_ADMIN = _UNIT_LEADER | _GATE | {
     "vaccinations.change", "cases.view", "cases.change", "tracing.view", "investigations.view",
     "assists.view", "notify.webhooks",
 }
+# "org.govern": change what ties an organisation into the reporting chains (its industry bureau, whether it is active).
+# It counts only where it is held on a jurisdiction (or platform-wide): see scope.may_govern.
 _OFFICER = (_ORG_ADMIN - {"self.checkin"}) | {
-    "org.create", "riskareas.change", "policy.change", "measures.confirm", "cases.confirm", "tracing.run",
+    "org.create", "org.govern", "riskareas.change", "policy.change", "measures.confirm", "cases.confirm", "tracing.run",
     "investigations.change", "assists.manage", "jurisdiction.view",
 }
 _AUTHORITY = {

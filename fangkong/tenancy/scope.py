@@ -156,3 +156,17 @@ def jurisdiction_scope_q(user: Any, perm: str, *, field_prefix: str = "") -> Q:
     for path in scope.jurisdiction_paths:
         q |= Q(**{_f(field_prefix, "path__startswith"): path})
     return q
+
+
+def may_govern(user: Any, organization: Organization) -> bool:
+    """May the user change the organisation's place in the reporting chains (its industry bureau, its activation)?
+
+    Only the prevention office over the organisation's jurisdiction (a role granting "org.govern" held on that
+    jurisdiction or one above it: the county or the city office) or a platform administrator. A role held on the
+    organisation itself never counts, whatever it is called: an organisation must not detach itself from its bureau.
+    """
+    scope = user_scope(user, "org.govern")
+    if scope.everything:
+        return True
+    path = organization.jurisdiction.path
+    return bool(path) and any(p and path.startswith(p) for p in scope.jurisdiction_paths)

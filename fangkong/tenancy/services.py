@@ -22,7 +22,7 @@ from fangkong.tenancy.models import (
     Unit,
 )
 from fangkong.tenancy.roles import Role
-from fangkong.tenancy.scope import forget_memberships
+from fangkong.tenancy.scope import forget_memberships, may_govern
 from fangkong.tenancy.taskforce_templates import TEMPLATES
 
 
@@ -114,20 +114,37 @@ def organization_create(
     return org
 
 
+# What an organisation's own administrator may change: its name and contact details.
+ORGANIZATION_OWN_FIELDS = frozenset({"name", "industry", "address", "contact_phone"})
+# What ties it into the reporting chains: changed only by the prevention office over it or a platform administrator
+# (scope.may_govern). Detaching an organisation from its bureau leaves the bureau blind to it. Its jurisdiction is
+# not editable at all here (moving an organisation to another office is not a field edit).
+ORGANIZATION_GOVERNED_FIELDS = frozenset({"authority", "is_active"})
+
+
 @transaction.atomic
 def organization_update(*, organization: Organization, actor: Any, **fields: Any) -> Organization:
-    allowed = {"name", "industry", "address", "contact_phone", "authority", "is_active"}
-    unknown = set(fields) - allowed
+    """Change the given fields; fields not passed keep their stored values. Nothing changed: no write, no event."""
+    unknown = set(fields) - ORGANIZATION_OWN_FIELDS - ORGANIZATION_GOVERNED_FIELDS
     if unknown:
         raise ServiceError(gettext("不能修改字段：%(fields)s") % {"fields": ", ".join(sorted(unknown))})
     old = {k: getattr(organization, k) for k in fields}
+    changes = diff(old, fields)
+    if not changes:
+        return organization
+    governed = sorted(ORGANIZATION_GOVERNED_FIELDS & set(changes))
+    if governed and not may_govern(actor, organization):
+        names = {f.name: str(f.verbose_name) for f in Organization._meta.fields}
+        labels = gettext("、").join(names[f] for f in governed)
+        message = gettext("只有单位所在属地的防控办或平台管理员可以更改：%(fields)s") % {"fields": labels}
+        raise ServiceError(message, {f: [gettext("只有属地防控办或平台管理员可以更改")] for f in governed}, status=403)
     for k, v in fields.items():
         setattr(organization, k, v)
     _full_clean(organization)
     organization.save()
     audit_record(
         actor=actor, action="organization.update", obj=organization, organization_id=organization.pk,
-        jurisdiction_path=organization.jurisdiction.path, changes=diff(old, fields),
+        jurisdiction_path=organization.jurisdiction.path, changes=changes,
     )
     return organization
 
@@ -185,11 +202,13 @@ def unit_update(*, unit: Unit, actor: Any, name: str | None = None, kind: str | 
         "kind": kind or unit.kind,
         "grid_leader": unit.grid_leader if grid_leader is KEEP else grid_leader,
     }
+    changes = diff(old, new)
+    if not changes:
+        return unit  # nothing changed: no write, no audit event with empty changes
     for k, v in new.items():
         setattr(unit, k, v)
     unit.save()
-    audit_record(actor=actor, action="unit.update", obj=unit, organization_id=unit.organization_id,
-                 changes=diff(old, new))
+    audit_record(actor=actor, action="unit.update", obj=unit, organization_id=unit.organization_id, changes=changes)
     return unit
 
 
@@ -273,11 +292,14 @@ def taskforce_member_add(
 def taskforce_update(*, taskforce: Taskforce, actor: Any, **fields: Any) -> Taskforce:
     allowed = {"name", "duties", "duty_phone"}
     old = {k: getattr(taskforce, k) for k in fields if k in allowed}
+    changes = diff(old, {k: fields[k] for k in old})
+    if not changes:
+        return taskforce  # nothing changed: no write, no audit event with empty changes
     for k in old:
         setattr(taskforce, k, fields[k])
     taskforce.save()
     audit_record(actor=actor, action="taskforce.update", obj=taskforce, organization_id=taskforce.organization_id,
-                 changes=diff(old, {k: fields[k] for k in old}))
+                 changes=changes)
     return taskforce
 
 
@@ -373,12 +395,15 @@ def taskforce_member_update(*, member: TaskforceMember, actor: Any, **fields: An
         raise ServiceError(gettext("未知的小组职务：%(role)s") % {"role": fields["role"]},
                            {"role": [gettext("未知的职务")]})
     old = {k: getattr(member, k) for k in fields}
+    changes = diff(old, fields)
+    if not changes:
+        return member  # nothing changed: no write, no audit event with empty changes
     for k, v in fields.items():
         setattr(member, k, v)
     member.save()
     audit_record(
         actor=actor, action="taskforce.member_update", obj=member, organization_id=member.taskforce.organization_id,
-        changes=diff(old, fields),
+        changes=changes,
     )
     return member
 

@@ -20,6 +20,7 @@ from fangkong.core.access import requires
 from fangkong.core.errors import ServiceError
 from fangkong.tenancy import forms, selectors, services
 from fangkong.tenancy.models import Jurisdiction, Membership, Organization, Taskforce, TaskforceMember, Unit
+from fangkong.tenancy.scope import may_govern
 from fangkong.tenancy.taskforce_templates import DEFAULT_FOR_KIND
 
 
@@ -127,9 +128,12 @@ def org_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("org.change")
 def org_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Fields left out of the POST keep their stored values (see the form); the bureau is the office's to change."""
     org = _org(request, pk, "org.change")
     initial = {f: getattr(org, f) for f in ("name", "industry", "address", "contact_phone", "authority")}
-    form = forms.OrganizationEditForm(request.POST or None, organization=org, initial=initial)
+    form = forms.OrganizationEditForm(request.POST if request.method == "POST" else None, organization=org,
+                                      initial=initial, may_govern=may_govern(request.user, org))
+    status = 200
     if request.method == "POST" and form.is_valid():
         changed = {k: v for k, v in form.cleaned_data.items() if v != initial[k]}
         try:
@@ -138,10 +142,12 @@ def org_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except ServiceError as e:
             org.refresh_from_db()  # the refused values were set on the object; show the saved ones in the header
             _apply_errors(form, e)
+            status = 403 if e.status == 403 else 200
         else:
             messages.success(request, _("单位信息已保存") if changed else _("没有需要保存的修改"))
             return redirect("tenancy:org_detail", pk=org.pk)
-    return render(request, "tenancy/org_edit.html", {**_org_context(request, org, "overview"), "form": form})
+    return render(request, "tenancy/org_edit.html", {**_org_context(request, org, "overview"), "form": form},
+                  status=status)
 
 
 # --- units ---------------------------------------------------------------------------------------------------------
