@@ -203,7 +203,12 @@ def list_scans(request: HttpRequest, venue: int | None = None, person: int | Non
         from_ = parse_datetime(raw_from)
         if from_ is None:
             raise HttpError(400, gettext("from：无法识别的时间“%(value)s”，请用 ISO 8601 格式") % {"value": raw_from})
-    qs = selectors.scan_list(user=request.user, venue_id=venue, person_id=person, start=from_, end=to)
+    for name, value in (("from", from_), ("to", to)):
+        if value is not None and not selectors.day_in_range(value.date()):
+            raise HttpError(400, gettext("%(field)s：时间应在 %(first)s 至 %(last)s 之间") % {
+                "field": name, "first": selectors.FIRST_DAY.isoformat(), "last": selectors.LAST_DAY.isoformat()})
+    qs = selectors.scan_list(user=request.user, venue_id=selectors.stored_id(venue),
+                             person_id=selectors.stored_id(person), start=from_, end=to)
     items, page = paginate(qs, limit, offset, max_limit=1000)
     return {**page, "items": [scan_out(s) for s in items]}
 
@@ -273,7 +278,7 @@ def _acting_org(request: HttpRequest, perm: str, organization_id: int | None) ->
 def list_venues(request: HttpRequest, organization_id: int | None = None, kind: str = "") -> list[dict]:
     qs = Venue.objects.visible_to(request.user, "venues.view")
     if organization_id:
-        qs = qs.filter(organization_id=organization_id)
+        qs = qs.filter(organization_id=selectors.stored_id(organization_id))
     if kind:
         qs = qs.filter(kind=kind)
     return [venue_out(v) for v in qs[:2000]]

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.access.models import HEALTH_CODES, AccessSetting, Venue
+from fangkong.access.selectors import ID_MAX
 
 _CODE_CHOICES = [("", _("未查验")), *HEALTH_CODES]
 
@@ -31,9 +32,9 @@ class VenueForm(StyledForm):
 
 
 class GateScanForm(StyledForm):
-    venue = forms.IntegerField(label=_("场所"))
+    venue = forms.IntegerField(label=_("场所"), max_value=ID_MAX)
     code = forms.CharField(label=_("通行码"), required=False, max_length=400)
-    person = forms.IntegerField(label=_("人员"), required=False)
+    person = forms.IntegerField(label=_("人员"), required=False, max_value=ID_MAX)
     direction = forms.ChoiceField(label=_("方向"), choices=[("entry", _("进入")), ("exit", _("离开"))],
                                   initial="entry", required=False)
     temperature = forms.DecimalField(label=_("体温（℃）"), required=False, max_digits=3, decimal_places=1)
@@ -47,8 +48,8 @@ class VisitorIdentityForm(StyledForm):
 
 
 class WalkInForm(VisitorIdentityForm):
-    venue = forms.IntegerField(label=_("场所"))
-    host = forms.IntegerField(label=_("被访人"), required=False, widget=forms.HiddenInput)
+    venue = forms.IntegerField(label=_("场所"), max_value=ID_MAX)
+    host = forms.IntegerField(label=_("被访人"), required=False, widget=forms.HiddenInput, max_value=ID_MAX)
     company = forms.CharField(label=_("来访单位"), max_length=100, required=False)
     purpose = forms.CharField(label=_("来访事由"), max_length=200)
     temperature = forms.DecimalField(label=_("体温（℃）"), required=False, max_digits=3, decimal_places=1)
@@ -70,7 +71,7 @@ class BookingForm(VisitorIdentityForm):
 
 class VehicleForm(StyledForm):
     plate = forms.CharField(label=_("车牌号"), max_length=12)
-    driver = forms.IntegerField(label=_("驾驶员"), widget=forms.HiddenInput, required=False)
+    driver = forms.IntegerField(label=_("驾驶员"), widget=forms.HiddenInput, required=False, max_value=ID_MAX)
     driver_name = forms.CharField(label=_("驾驶员姓名"), max_length=64, required=False)
     driver_id_number = forms.CharField(label=_("驾驶员身份证号"), max_length=18, required=False)
     driver_phone = forms.CharField(label=_("驾驶员手机号"), max_length=20, required=False)

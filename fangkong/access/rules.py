@@ -137,6 +137,33 @@ def check_time(at: datetime, now: datetime) -> None:
                         at=f"{at:%Y-%m-%d %H:%M:%S}")
 
 
+def check_recorded_time(at: datetime, now: datetime) -> None:
+    """A time a gatekeeper records (a vehicle in or out, its disinfection): like a scan, not more than five minutes
+    ahead of now."""
+    if at - now > FUTURE_TOLERANCE:
+        raise RuleError(gettext_noop("时间 %(at)s 晚于当前时间 5 分钟以上，请核对"), at=f"{at:%Y-%m-%d %H:%M}")
+
+
+# A visit is a call of hours, not a stay: longer ones are another arrangement (a contractor's pass, a secondment).
+MAX_VISIT = timedelta(hours=24)
+
+
+def check_visit_window(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise RuleError(gettext_noop("预约结束时间应晚于开始时间"))
+    if ends_at - starts_at > MAX_VISIT:
+        raise RuleError(gettext_noop("一次来访最长 24 小时，请缩短预约时间或分次预约"))
+
+
+def same_name(stored: str, typed: str) -> bool:
+    """Whether a typed name is the ledger's name: the same characters, spaces and letter case aside ("孙 访客" is
+    "孙访客", "li lei" is "Li Lei")."""
+    def letters(name: str) -> str:
+        return "".join(str(name or "").split()).casefold()
+
+    return bool(letters(typed)) and letters(stored) == letters(typed)
+
+
 def check_temperature(value: Decimal | None) -> Decimal | None:
     if value is None:
         return None

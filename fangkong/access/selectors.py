@@ -10,8 +10,37 @@ from django.utils import timezone
 
 from fangkong.access.models import Scan, Venue, Visit
 
+# The days a list can be filtered by: around the first and the last day a date can name, a day's bounds (and their
+# UTC equivalents, which SQLite stores) fall outside what a datetime holds.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+# Ids in a query string beyond the databases' integer range name no row: they become this id, which matches none
+# (rather than an OverflowError when the value is handed to the database).
+ID_MAX = 2**63 - 1
+NO_ID = -1
+
+
+def day_in_range(day: date) -> bool:
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def query_id(value: str | None) -> int | None:
+    """An id typed into a query string: None when it is not a number (the filter is ignored), NO_ID when it is
+    beyond any stored id (the filter matches nothing, as for an unknown id)."""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= ID_MAX else NO_ID
+
+
+def stored_id(value: int | None) -> int | None:
+    """An id the API parsed as an integer: beyond any stored id it matches nothing, like an unknown id."""
+    return value if value is None or abs(value) <= ID_MAX else NO_ID
+
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
+    if not day_in_range(day):
+        raise ValueError(f"day out of range: {day}")
     start = timezone.make_aware(datetime.combine(day, time.min))
     return start, start + timedelta(days=1)
 

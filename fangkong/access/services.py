@@ -714,27 +714,44 @@ def visit_from_token(token: str) -> Visit:
 
 
 def visitor_find_or_create(*, organization: Organization, name: str, id_number: str, phone: str,
-                           id_type: str = Person.IdType.RESIDENT_ID, actor: Any = None) -> Person:
-    """A visitor becomes (or is found as) a ledger person of kind visitor, de-duplicated by ID-number HMAC."""
+                           id_type: str = Person.IdType.RESIDENT_ID, actor: Any = None,
+                           members: bool = False) -> Person:
+    """A visitor becomes (or is found as) a ledger person of kind visitor, de-duplicated by ID-number HMAC.
+
+    Whoever types an ID number here (the public booking and venue pages, the gate's walk-in form) proves nothing
+    but knowing it. So the number of one of the organisation's own people (an employee, a student) is refused
+    rather than lending out their name: they sign in, or the gate finds them in the ledger. `members=True` (staff
+    registering a vehicle's driver, who may be one of their own) finds such a person too. A person found is reused
+    only when the typed name is theirs; the refusal never says whose the number is.
+    """
     from fangkong.people.services import person_create
 
     try:
         info = people_rules.check_id_number(id_type, id_number)
     except ValueError as exc:
         raise _fail("id_number", gettext("身份证号：%(error)s") % {"error": worded(exc)}) from None
+    try:
+        name = people_rules.check_name(name)
+    except ValueError as exc:
+        raise _fail("name", worded(exc)) from None
     existing = Person.objects.filter(organization=organization,
                                      id_number_hash=crypto.lookup_hash(info.number)).first()
-    if existing and not existing.is_active and existing.kind == Person.Kind.VISITOR:
+    if existing is None:
+        return person_create(organization=organization, actor=actor or "访客自助登记", name=name,
+                             id_number=info.number, id_type=id_type, phone=phone, kind=Person.Kind.VISITOR)
+    if existing.kind != Person.Kind.VISITOR and not members:
+        raise _fail("id_number", gettext("该证件号码属于本单位在册人员，不能按访客登记：本单位人员请登录后扫码或出示通行码，"
+                                         "如有疑问请联系门岗"))
+    if not rules.same_name(existing.name, name):
+        raise _fail("name", gettext("姓名与证件号码不符，请核对后重新填写"))
+    if not existing.is_active and existing.kind == Person.Kind.VISITOR:
         # A visitor archived after an earlier visit comes back: the same ledger row, active again.
         with transaction.atomic():
             Person.objects.filter(pk=existing.pk).update(is_active=True, updated_at=timezone.now())
             existing.is_active = True
             audit_record(actor=actor or "访客自助登记", action="person.restore", obj=existing,
                          organization_id=organization.pk, changes={"is_active": [False, True]})
-    if existing:
-        return existing
-    return person_create(organization=organization, actor=actor or "访客自助登记", name=name, id_number=info.number,
-                         id_type=id_type, phone=phone, kind=Person.Kind.VISITOR)
+    return existing
 
 
 @transaction.atomic
@@ -743,10 +760,14 @@ def visit_book(*, organization: Organization, host: Person, name: str, id_number
                health_code: str = "", actor: Any = None) -> Visit:
     if host.organization_id != organization.pk or not host.is_active:
         raise _fail("host", gettext("被访人不在本单位台账中"))
+    if host.kind == Person.Kind.VISITOR:
+        raise _fail("host", gettext("访客不能作为被访人，请选择本单位人员"))
     if not (purpose or "").strip():
         raise _fail("purpose", gettext("请填写来访事由"))
-    if ends_at <= starts_at:
-        raise _fail("ends_at", gettext("预约结束时间应晚于开始时间"))
+    try:
+        rules.check_visit_window(starts_at, ends_at)
+    except ValueError as exc:
+        raise _fail("ends_at", worded(exc)) from None
     if ends_at < timezone.now():
         raise _fail("ends_at", gettext("预约时间已过，请重新选择"))
     try:
@@ -758,6 +779,13 @@ def visit_book(*, organization: Organization, host: Person, name: str, id_number
         raise _fail("phone", gettext("请填写手机号，便于被访人联系"))
     visitor = visitor_find_or_create(organization=organization, name=name, id_number=id_number, phone=phone,
                                      actor=actor)
+    # The same request sent again (a double tap, the back button, a retry) is the request already waiting: the
+    # visitor's row lock makes concurrent copies wait for the first and find it.
+    Person.objects.select_for_update(no_key=True).filter(pk=visitor.pk).values_list("pk", flat=True).first()
+    waiting = Visit.objects.filter(organization=organization, visitor=visitor, host=host, starts_at=starts_at,
+                                   ends_at=ends_at, status=Visit.Status.PENDING, walk_in=False).first()
+    if waiting is not None:
+        return waiting
     visit = Visit.objects.create(
         organization=organization, visitor=visitor, host=host, company=company.strip(), purpose=purpose.strip(),
         starts_at=starts_at, ends_at=ends_at, places_14d=places_14d.strip(), health_code=health_code,
@@ -835,15 +863,44 @@ def _vehicle_values(organization_id: int, values: dict[str, Any]) -> dict[str, A
         out.setdefault("disinfected_at", timezone.now())
         if out.get("disinfected_at") is None:
             out["disinfected_at"] = timezone.now()
+    now = timezone.now()
+    for name in ("time_in", "time_out", "disinfected_at"):
+        if out.get(name) is not None:
+            out[name] = to_aware(out[name])
+            try:
+                rules.check_recorded_time(timezone.localtime(out[name]), timezone.localtime(now))
+            except ValueError as exc:
+                raise _fail(name, worded(exc)) from None
     return out
+
+
+def _check_not_inside(organization_id: int, plate: str, exclude: int | None = None) -> None:
+    """One open pass per plate: a vehicle inside is not let in again before its exit is recorded (it would count
+    twice among the vehicles inside). The organisation's row is locked (a key-share-compatible lock, so inserts
+    that refer to the organisation do not wait) while the caller's transaction lasts, so two gatekeepers registering
+    the same plate at once cannot both pass."""
+    Organization.objects.select_for_update(no_key=True).filter(pk=organization_id).values_list(
+        "pk", flat=True).first()
+    inside = VehiclePass.objects.filter(organization_id=organization_id, plate=plate, time_out__isnull=True)
+    if exclude is not None:
+        inside = inside.exclude(pk=exclude)
+    first = inside.order_by("time_in").first()
+    if first is not None:
+        raise _fail("plate", gettext("车辆 %(plate)s 已于 %(at)s 进入，尚未登记离开：请先登记离开再登记进入") % {
+            "plate": plate, "at": f"{timezone.localtime(first.time_in):%m-%d %H:%M}"})
 
 
 @transaction.atomic
 def vehicle_create(*, organization: Organization, actor: Any, **values: Any) -> VehiclePass:
     values.setdefault("time_in", timezone.now())
+    values.setdefault("plate", "")
     cleaned = _vehicle_values(organization.pk, values)
     if "driver" not in cleaned:
         raise _fail("driver", gettext("请选择驾驶员"))
+    if cleaned.get("time_out") and cleaned["time_out"] < cleaned["time_in"]:
+        raise _fail("time_out", gettext("离开时间早于进入时间"))
+    if not cleaned.get("time_out"):
+        _check_not_inside(organization.pk, cleaned["plate"])
     vp = VehiclePass.objects.create(organization=organization, recorded_by=actor if getattr(
         actor, "is_authenticated", False) else None, **cleaned)
     audit_record(actor=actor, action="vehicle.create", obj=vp, organization_id=organization.pk,
@@ -856,6 +913,9 @@ def vehicle_update(*, vehicle: VehiclePass, actor: Any, **values: Any) -> Vehicl
     cleaned = _vehicle_values(vehicle.organization_id, values)
     if cleaned.get("time_out") and cleaned["time_out"] < cleaned.get("time_in", vehicle.time_in):
         raise _fail("time_out", gettext("离开时间早于进入时间"))
+    if "time_out" in cleaned and cleaned["time_out"] is None and vehicle.time_out is not None:
+        # Back inside (a mistaken exit undone): not while another pass of the plate is open.
+        _check_not_inside(vehicle.organization_id, cleaned.get("plate", vehicle.plate), exclude=vehicle.pk)
     changes = {k: [str(getattr(vehicle, k)), str(v)] for k, v in cleaned.items() if getattr(vehicle, k) != v}
     for key, value in cleaned.items():
         setattr(vehicle, key, value)
@@ -864,6 +924,18 @@ def vehicle_update(*, vehicle: VehiclePass, actor: Any, **values: Any) -> Vehicl
         audit_record(actor=actor, action="vehicle.update", obj=vehicle, organization_id=vehicle.organization_id,
                      changes=changes)
     return vehicle
+
+
+@transaction.atomic
+def vehicle_exit(*, vehicle: VehiclePass, actor: Any, at: datetime | None = None) -> VehiclePass:
+    """Record that the vehicle left. Once only: a second click, or a stale page, must not move the recorded exit
+    (a correction of the time goes through `vehicle_update`)."""
+    current = VehiclePass.objects.select_for_update().get(pk=vehicle.pk)
+    if current.time_out is not None:
+        raise _fail("time_out", gettext("车辆 %(plate)s 已于 %(at)s 登记离开，不能重复登记") % {
+            "plate": current.plate, "at": f"{timezone.localtime(current.time_out):%m-%d %H:%M}"})
+    # An entry time a little ahead (a gate clock within the five minutes allowed) is not a reason to refuse the exit.
+    return vehicle_update(vehicle=current, actor=actor, time_out=at or max(timezone.now(), current.time_in))
 
 
 @transaction.atomic

@@ -165,7 +165,7 @@ def venue_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 def venue_posters(request: HttpRequest) -> HttpResponse:
     """One PDF with a page per venue: ?ids=1&ids=2, or every active venue of the acting organisation."""
     qs = Venue.objects.visible_to(request.user, "venues.view").select_related("organization")
-    ids = [int(i) for i in request.GET.getlist("ids") if i.isdigit()]
+    ids = [i for i in map(selectors.query_id, request.GET.getlist("ids")) if i is not None]
     qs = qs.filter(pk__in=ids) if ids else qs.filter(organization_id=_org_id(request), active=True)
     venues = list(qs)
     if ids and len(venues) != len(set(ids)):
@@ -224,9 +224,13 @@ def scan_list(request: HttpRequest) -> HttpResponse:
     except ValueError:
         day = None
         messages.error(request, _("日期格式应为 YYYY-MM-DD"))
+    if day is not None and not selectors.day_in_range(day):
+        messages.error(request, _("日期应在 %(first)s 至 %(last)s 之间") % {
+            "first": selectors.FIRST_DAY.isoformat(), "last": selectors.LAST_DAY.isoformat()})
+        day = None
     qs = selectors.scan_list(
-        user=request.user, organization_id=org_id, venue_id=int(venue_id) if venue_id.isdigit() else None,
-        person_id=int(person_id) if person_id.isdigit() else None, day=day, decision=decision,
+        user=request.user, organization_id=org_id, venue_id=selectors.query_id(venue_id),
+        person_id=selectors.query_id(person_id), day=day, decision=decision,
     )
     # The count of a big, filtered log is the slow part; a venue+day filter keeps it on the (venue, at) index.
     venue_q = request.GET.get("venue_q", "").strip()
@@ -243,8 +247,8 @@ def scan_list(request: HttpRequest) -> HttpResponse:
     venue_choices = list(venues.only("id", "name")[:VENUE_CHOICES + 1])
     many = len(venue_choices) > VENUE_CHOICES
     current = next((v for v in venue_choices if str(v.pk) == venue_id), None)
-    if many and venue_id.isdigit() and current is None:
-        current = venues.filter(pk=int(venue_id)).only("id", "name").first()
+    if many and selectors.query_id(venue_id) and current is None:
+        current = venues.filter(pk=selectors.query_id(venue_id)).only("id", "name").first()
     return render(request, "access/scan_list.html", {
         "page": page, "venues": [] if many else venue_choices, "many_venues": many, "current_venue": current,
         "venue_id": venue_id, "venue_q": venue_q, "person_id": person_id, "decision": decision, "day": day_raw,
@@ -345,16 +349,16 @@ def gate_health_code(request: HttpRequest) -> HttpResponse:
     people = _gate_people(request)
     person = None
     person_id, code = request.GET.get("person", ""), request.GET.get("code", "").strip()
-    if person_id.isdigit():
-        person = people.filter(pk=int(person_id)).first()
+    if selectors.query_id(person_id) is not None:
+        person = people.filter(pk=selectors.query_id(person_id)).first()
     elif code:
         try:
             person = services.person_from_pass(code, people=people)
         except ServiceError:
             person = None  # the scan itself words the error
     health = healthcodes.consult(person) if person is not None else healthcodes.OFF
-    return render(request, "access/_health_code.html", {"health": health, "person": person,
-                                                        "code": code if not person_id.isdigit() else ""})
+    return render(request, "access/_health_code.html", {
+        "health": health, "person": person, "code": code if selectors.query_id(person_id) is None else ""})
 
 
 @requires("scans.create")
@@ -658,9 +662,11 @@ def vehicle_list(request: HttpRequest) -> HttpResponse:
             try:
                 driver = Person.objects.filter(organization=org, pk=data["driver"]).first() if data["driver"] else None
                 if driver is None:
+                    # Staff register the driver: one of the organisation's own people is found too (by ID number
+                    # and name), not only a visitor.
                     driver = services.visitor_find_or_create(
                         organization=org, name=data["driver_name"], id_number=data["driver_id_number"],
-                        phone=data["driver_phone"], actor=request.user)
+                        phone=data["driver_phone"], actor=request.user, members=True)
                 services.vehicle_create(
                     organization=org, actor=request.user, plate=data["plate"], driver=driver,
                     origin=data["origin"], destination=data["destination"], cargo=data["cargo"],
@@ -684,7 +690,7 @@ def vehicle_list(request: HttpRequest) -> HttpResponse:
 def vehicle_exit(request: HttpRequest, pk: int) -> HttpResponse:
     vehicle = get_object_or_404(VehiclePass.objects.visible_to(request.user, "vehicles.change"), pk=pk)
     try:
-        services.vehicle_update(vehicle=vehicle, actor=request.user, time_out=timezone.now())
+        services.vehicle_exit(vehicle=vehicle, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:

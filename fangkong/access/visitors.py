@@ -237,8 +237,10 @@ def visit_update(*, visit: Visit, actor: Any, **values: Any) -> Visit:
         except ValueError as exc:
             raise _fail("health_code", worded(exc)) from None
     starts, ends = values.get("starts_at", visit.starts_at), values.get("ends_at", visit.ends_at)
-    if ends <= starts:
-        raise _fail("ends_at", gettext("预约结束时间应晚于开始时间"))
+    try:
+        rules.check_visit_window(starts, ends)
+    except ValueError as exc:
+        raise _fail("ends_at", worded(exc)) from None
     changes = {k: [str(getattr(visit, k)), str(v)] for k, v in values.items() if getattr(visit, k) != v}
     for key, value in values.items():
         setattr(visit, key, value.strip() if isinstance(value, str) else value)

@@ -107,7 +107,9 @@ def checkin_submit_common(
         return None  # the general path words the error
     if rules.is_abnormal(temp, [], setting.fever_threshold):
         return None  # the flag, the notifications and the instruction
-    note = (note or "")[:200]
+    note = note or ""
+    if len(note) > rules.NOTE_MAX:
+        return None  # the general path refuses it with a field error
     key = (client_key or "").strip()[:64]
     row = fastsql.fetch_one(_SQL, {
         "user": user.pk, "org": org_id, "day": today, "temp": temp, "note": note, "now": now, "key": key,

@@ -52,7 +52,7 @@ class AbsenceForm(forms.Form):
         super().__init__(*args, **kwargs)
         _style(self)
 
-    person = forms.IntegerField(label=_("人员编号"))
+    person = forms.IntegerField(label=_("人员编号"), max_value=2**63 - 1)  # beyond: no stored id
     started_on = forms.DateField(label=_("缺勤开始"), widget=forms.DateInput(attrs={"type": "date"}))
     expected_until = forms.DateField(label=_("预计返回"), required=False,
                                      widget=forms.DateInput(attrs={"type": "date"}))

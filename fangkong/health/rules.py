@@ -108,6 +108,22 @@ def symptom_labels(codes: Iterable[str], lang: str = "zh-hans") -> list[str]:
     return [SYMPTOMS[c][idx] if c in SYMPTOMS else c for c in codes]
 
 
+NOTE_MAX = 200
+
+
+def check_note(note: str) -> str:
+    """A check-in's note as typed; a longer one is refused (cutting it would lose its end without a word)."""
+    note = note or ""
+    if len(note) > NOTE_MAX:
+        raise RuleError(gettext_noop("备注最多 %(max)d 个字，现为 %(n)d 个字，请删减"), max=NOTE_MAX, n=len(note))
+    return note
+
+
+def under_measure_on(measure_kind: str, measure_until: date | None, day: date) -> bool:
+    """Whether a person's measure puts them on its slots on `day` (the obligations follow the same rule)."""
+    return bool(measure_kind) and (measure_until is None or measure_until >= day)
+
+
 def check_date(day: date, today: date) -> date:
     if day > today:
         raise RuleError(gettext_noop("日期 %(day)s 在今天（%(today)s）之后，不能提前打卡"), day=day, today=today)

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.core.audit import audit_record
 from fangkong.core.errors import ServiceError
-from fangkong.core.rule_errors import worded
+from fangkong.core.rule_errors import enumeration, worded
 from fangkong.geo.models import Region
 from fangkong.health import rules
 from fangkong.health.absence_waivers import checkins_waive_for_absence
@@ -174,7 +174,7 @@ class CheckinResult:
 
 def _fail(field: str, message: str) -> ServiceError:
     labels = {"temperature": _("体温"), "date": _("日期"), "symptoms": _("症状"), "region_code": _("所在地"),
-              "slot": _("时段")}
+              "slot": _("时段"), "note": _("备注")}
     return ServiceError(f"{labels.get(field, field)}{_('：')}{message}", {field: [message]})
 
 
@@ -199,6 +199,10 @@ def checkin_submit(
         temp = rules.parse_temperature(temperature)
     except ValueError as e:
         raise _fail("temperature", worded(e)) from None
+    try:
+        note = rules.check_note(note)
+    except ValueError as e:
+        raise _fail("note", worded(e)) from None
     setting = setting or setting_for(person)
     try:
         codes = rules.clean_symptoms(symptoms, setting.symptoms or rules.DEFAULT_SYMPTOMS)
@@ -211,6 +215,7 @@ def checkin_submit(
         if slot not in rules.SLOTS:
             raise _fail("slot", _("未知的时段“%(slot)s”，可选：%(choices)s") % {"slot": slot,
                                                                           "choices": ", ".join(rules.SLOTS)})
+        _check_slot(person, setting, day, slot)
     elif setting.frequency == CheckinSetting.Frequency.DAILY and not person.measure_kind:
         slot = "day"
     else:
@@ -225,7 +230,7 @@ def checkin_submit(
     abnormal = rules.is_abnormal(temp, codes, setting.fever_threshold)
     checkin = Checkin(
         person=person, organization_id=person.organization_id, unit_id=person.unit_id, date=day, slot=slot,
-        temperature=temp, symptoms=codes, region=region, note=(note or "")[:200], abnormal=abnormal, proxy=proxy,
+        temperature=temp, symptoms=codes, region=region, note=note, abnormal=abnormal, proxy=proxy,
         submitted_by=actor if getattr(actor, "pk", None) else None, submitted_at=now, client_key=client_key,
         device_id=(device_id or "")[:64], ip=ip or None,
     )
@@ -238,6 +243,25 @@ def checkin_submit(
     with transaction.atomic():
         return _checkin_store(checkin, person=person, actor=actor, client_key=client_key, day=day, slot=slot,
                               now=now, setting=setting, temp=temp, abnormal=abnormal)
+
+
+def _check_slot(person: Person, setting: CheckinSetting, day: date, slot: str) -> None:
+    """A slot named by the caller must be one the person checks in for that day: their setting's (or their
+    measure's), or one they have an obligation of (another setting's). A noon check-in where people check in once
+    a day fulfils nothing and would only sit beside the day's obligation, unseen."""
+    # measure_until is read only for people under a measure (the API's hot path loads the person without it).
+    under_measure = bool(person.measure_kind) and rules.under_measure_on(person.measure_kind, person.measure_until, day)
+    expected = rules.slots_for(setting.frequency, under_measure)
+    if slot in expected:
+        return
+    kinds = Obligation.objects.filter(person=person, day=day, kind__startswith="checkin").values_list("kind", flat=True)
+    obliged = [k.removeprefix("checkin_") if k != "checkin" else "day" for k in kinds]
+    if slot in obliged:
+        return
+    slots = [s for s in rules.SLOTS if s in {*expected, *obliged}]
+    raise _fail("slot", _("%(day)s 没有需要提交的“%(slot)s”打卡，应打卡的时段：%(slots)s") % {
+        "day": day.isoformat(), "slot": Checkin.Slot(slot).label,
+        "slots": enumeration(Checkin.Slot(s).label for s in slots)})
 
 
 _CHECKIN_SQL: str | None = None

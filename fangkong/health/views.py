@@ -21,10 +21,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangkong.core.access import requires, user_has_perm
+from fangkong.core.audit import audit_record
 from fangkong.core.context import client_ip
 from fangkong.core.errors import ServiceError
 from fangkong.health import forms, rules, selectors, services
-from fangkong.health.models import Absence, CheckinSetting, ClusterWarning, IntegrityFlag, SymptomFlag
+from fangkong.health.models import Absence, Checkin, CheckinSetting, ClusterWarning, IntegrityFlag, SymptomFlag
+from fangkong.obligations.models import KIND_LABELS
 from fangkong.obligations.selectors import compliance_by_unit
 from fangkong.people.models import Person
 from fangkong.tenancy.models import Unit
@@ -57,8 +59,18 @@ def _units(request: HttpRequest, perm: str) -> Any:
     return qs.order_by("path")
 
 
+# Ids beyond the databases' integer range name no row: they become an id that matches none, like an unknown id.
+ID_MAX = 2**63 - 1
+NO_ID = -1
+
+
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    """An id from the query string: None when it is not a number (the filter is ignored)."""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= ID_MAX else NO_ID
 
 
 def _form_errors(form: Any, error: ServiceError) -> None:
@@ -127,6 +139,16 @@ def checkin_for(request: HttpRequest, person_id: int) -> HttpResponse:
     return _checkin_page(request, person, proxy=True)
 
 
+def _offered_slots(unit: Unit | None) -> set[str]:
+    """The slots the organisation's people check in for (their settings', and a measure's): the roll call offers
+    no other, since a check-in for a slot nobody has is refused."""
+    if unit is None:
+        return set(rules.SLOTS)
+    frequencies = {s.frequency for s in services.active_settings(unit.organization_id)} or {
+        CheckinSetting.Frequency.DAILY}
+    return {slot for f in frequencies for measure in (False, True) for slot in rules.slots_for(f, measure)}
+
+
 @requires("checkins.submit_others")
 def rollcall(request: HttpRequest) -> HttpResponse:
     """晨午检: one row per person of a unit, temperature and symptom, all normal by default, one submit."""
@@ -173,7 +195,7 @@ def rollcall(request: HttpRequest) -> HttpResponse:
         "batch": (request.POST.get("batch") or uuid.uuid4().hex)[:16],
         "slots": [("", _("自动")), *[(s, label) for s, label in
                                       [("day", _("每日")), ("morning", _("晨检/上午")), ("noon", _("午检")),
-                                       ("afternoon", _("下午"))]]],
+                                       ("afternoon", _("下午"))] if s in _offered_slots(unit)]],
         "symptoms": forms.symptom_choices(),
     })
 
@@ -236,6 +258,14 @@ def compliance(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _slot_label(kind: str) -> str:
+    """The check-in slot of an obligation kind in the reader's words ("checkin_noon" → 午检), not its code."""
+    slot = "day" if kind == "checkin" else kind.removeprefix("checkin_")
+    if slot in Checkin.Slot.values:
+        return str(Checkin.Slot(slot).label)
+    return str(KIND_LABELS.get(kind, kind))
+
+
 def _compliance_xlsx(request: HttpRequest, day: date, rows: list[Any], unit_id: int | None) -> HttpResponse:
     from openpyxl import Workbook
 
@@ -252,12 +282,21 @@ def _compliance_xlsx(request: HttpRequest, day: date, rows: list[Any], unit_id: 
     qs = (obligation_list(user=request.user, kind="checkin", day=day, unit_id=unit_id, perm="compliance.view",
                           organization_id=_org_id(request))
           .exclude(status="fulfilled", abnormal=False).exclude(status="waived").order_by("unit__path", "person__name"))
+    named = 0
     for o in qs.iterator(chunk_size=2000):
-        detail.append([o.unit.name if o.unit else "", o.person.name if o.person else o.subject_id, o.kind,
+        detail.append([o.unit.name if o.unit else "", o.person.name if o.person else o.subject_id, _slot_label(o.kind),
                        o.get_status_display(), _("是") if o.abnormal else "",
                        timezone.localtime(o.due_until).strftime("%H:%M")])
+        named += 1
     buf = BytesIO()
     wb.save(buf)
+    # The sheet names people (who missed a check-in, who reported a fever): audited like every export of people.
+    query = request.GET.copy()
+    for key in ("page", "export"):
+        query.pop(key, None)
+    audit_record(actor=request.user, action="compliance.export", object_type="obligations.obligation", object_id="",
+                 object_repr=f"{named} rows", organization_id=_org_id(request),
+                 changes={"filters": [None, query.urlencode()], "day": [None, day.isoformat()]})
     response = HttpResponse(buf.getvalue(),
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="compliance-{day}.xlsx"'
@@ -401,8 +440,6 @@ def settings_edit(request: HttpRequest) -> HttpResponse:
         saved = form.save(commit=False)
         saved.organization = org
         saved.save()
-        from fangkong.core.audit import audit_record
-
         audit_record(actor=request.user, action="checkin_setting.change", obj=saved, organization_id=org.pk,
                      changes={k: [None, str(form.cleaned_data[k])] for k in form.changed_data})
         messages.success(request, _("打卡设置已保存。"))

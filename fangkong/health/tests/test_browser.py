@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from fangkong.conftest import make_user
 from fangkong.health.models import Checkin, CheckinSetting
@@ -67,3 +68,30 @@ def test_a_member_reading_english_is_told_in_english_and_the_leader_reads_chines
     page.goto(f"{live_server.url}/health/flags/")
     row = page.locator("#flags-table tbody tr", has_text="安安").inner_text()
     assert "38.4" in row and "干咳" in row and "Dry cough" not in row
+
+
+def test_roll_call_fits_a_phone_in_english(live_server, phone_page, browser_login, world, make_person):
+    """A unit leader takes the roll call on a phone: in English (longer words than Chinese) the page still fits
+    the screen's width, and the symptom drop-down is wide enough to read."""
+    CheckinSetting.objects.create(organization=world.factory)
+    make_person(unit=world.workshop1, name="安安")
+    make_person(unit=world.team1, name="欧阳娜娜")
+    world.bob.language = "en"
+    world.bob.save(update_fields=["language"])
+    browser_login(phone_page, live_server, "bob", "pw-bob")
+    phone_page.goto(f"{live_server.url}/health/rollcall/?unit={world.workshop1.pk}")
+    phone_page.wait_for_load_state("networkidle")
+    assert "Submit all" in phone_page.content()  # the page is in English
+    width = phone_page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    # The rows fit as well: no sideways scrolling inside the table to reach a column.
+    assert phone_page.evaluate("(() => { const t = document.querySelector('.table-responsive');"
+                               " return t.scrollWidth <= t.clientWidth; })()")
+    select = phone_page.locator("select[name^=symptom_]").first.bounding_box()
+    assert select is not None and select["width"] >= 120, select
+    # Chinese still fits too.
+    phone_page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "zh-hans",
+                                     "url": live_server.url}])
+    phone_page.goto(f"{live_server.url}/health/rollcall/?unit={world.workshop1.pk}")
+    assert "提交全部" in phone_page.content()
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
