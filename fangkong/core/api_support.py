@@ -107,7 +107,11 @@ class Page(Schema):
     offset: int
 
 
+MAX_OFFSET = 2**31 - 1
+
+
 def paginate(qs: Any, limit: int, offset: int, max_limit: int = 500) -> tuple[list[Any], dict[str, int]]:
     limit = max(1, min(limit, max_limit))
-    offset = max(0, offset)
+    # Past the last row anyway; a larger number does not fit the database's integer (a 500 before).
+    offset = max(0, min(offset, MAX_OFFSET))
     return list(qs[offset : offset + limit]), {"count": qs.count(), "limit": limit, "offset": offset}

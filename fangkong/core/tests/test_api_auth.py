@@ -94,3 +94,14 @@ def test_the_openapi_security_schemes_keep_their_names(client):
     schemes = client.get("/api/v1/openapi.json").json()["components"]["securitySchemes"]
     assert set(schemes) == {"BearerToken", "SessionAuth"}
     assert schemes["SessionAuth"] == {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
+
+
+@pytest.mark.django_db
+def test_an_offset_beyond_any_list_is_an_empty_page_not_a_500(world):
+    _t, raw = token_issue(user=world.alice, name="t")
+    client = Client()
+    for path in ("/api/v1/people", "/api/v1/visits", "/api/v1/vehicles", "/api/v1/scans", "/api/v1/checkins"):
+        r = client.get(path, {"offset": "99999999999999999999"}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+        assert r.status_code == 200, (path, r.content[:300])
+        body = r.json()
+        assert (body["items"] if isinstance(body, dict) else body) == [], path
