@@ -101,7 +101,7 @@ def test_what_if_names_the_tests_and_follow_ups_in_the_readers_language(client, 
     assert "NAT test 09-17" in page and "核酸检测" not in page and "nat 09-17" not in page
 
 
-def test_run_card_in_english_translates_the_whole_area_phrase(client, world, english):
+def test_run_card_in_english_translates_the_whole_area_phrase(client, world):
     from django.conf import settings
 
     from fangkong.policy import services

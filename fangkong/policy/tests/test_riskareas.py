@@ -167,7 +167,7 @@ def test_stay_and_area_errors_in_english(world, make_person):
                           actor=world.alice)
 
 
-def test_import_errors_in_english_name_the_columns(world, english):
+def test_import_errors_in_english_name_the_columns(world):
     """Columns by their headers' English labels, never the raw keys (region_code, effective_from)."""
     rows = [{"区划代码": "999999", "风险等级": "紫"}]
     with translation.override("en"), pytest.raises(ServiceError) as exc:
