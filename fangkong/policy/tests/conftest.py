@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from fangkong.core.tokens import token_issue
 from fangkong.policy import services
 from fangkong.policy.models import Policy, Rule
 
@@ -38,3 +39,15 @@ def high_area(world):
     """石家庄市藁城区 high risk from 2021-09-10, announced by the city (so it counts for the county's people)."""
     return services.risk_area_announce(jurisdiction=world.city, region_code="130109", level="high",
                                        effective_from=date(2021, 9, 10), actor=world.admin, reevaluate=False)
+
+
+def bearer(user):
+    """The API headers of a new token of this user."""
+    _t, raw = token_issue(user=user, name="t")
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+@pytest.fixture
+def before_the_trip(time_machine):
+    """2021-09-20 10:00 in Shanghai: before the trips these tests file, after the stays they record."""
+    time_machine.move_to("2021-09-20 10:00 +0800", tick=False)

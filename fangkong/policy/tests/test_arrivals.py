@@ -7,23 +7,18 @@ from datetime import date
 
 import pytest
 
-from fangkong.core.tokens import token_issue
 from fangkong.measures.models import Measure, MeasureTest
 from fangkong.measures.services import measure_confirm, measures_record_decisions
 from fangkong.policy import selectors, services
 from fangkong.policy.models import Arrival, Stay
+from fangkong.policy.tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _today(time_machine):
-    time_machine.move_to("2021-09-20 10:00 +0800", tick=False)
-
-
-def bearer(user):
-    _t, raw = token_issue(user=user, name="t")
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+def _today(before_the_trip):
+    pass
 
 
 def post(client, url, body, user):

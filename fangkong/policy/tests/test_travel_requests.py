@@ -8,8 +8,8 @@ import json
 import pytest
 
 from fangkong.core.models import AuditEvent
-from fangkong.core.tokens import token_issue
 from fangkong.policy.models import Arrival, TravelRequest
+from fangkong.policy.tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -17,13 +17,8 @@ TRIP = {"destination_code": "110105", "from_date": "2021-09-25", "to_date": "202
 
 
 @pytest.fixture(autouse=True)
-def _today(time_machine):
-    time_machine.move_to("2021-09-20 10:00 +0800", tick=False)
-
-
-def bearer(user):
-    _t, raw = token_issue(user=user, name="t")
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+def _today(before_the_trip):
+    pass
 
 
 def call(client, method, url, user, body=None):
