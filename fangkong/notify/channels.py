@@ -67,6 +67,18 @@ def check_destination(url: str) -> None:
                                 host=parts.hostname, address=str(info[4][0]))
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook is posted only where check_destination looked: a public address that answers with a redirect to
+    169.254.169.254 or 127.0.0.1 would otherwise lead the server into its own network."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        raise DeliveryError(gettext_noop("目标地址要求重定向到 %(location)s（HTTP %(code)s），为安全起见不跟随：请填写最终地址"),
+                            location=newurl, code=code)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def post_webhook(endpoint: WebhookEndpoint, message: dict[str, Any]) -> None:
     msg = rules.Message(**{k: message.get(k) for k in rules.Message.__dataclass_fields__})  # type: ignore[arg-type]
     payload = rules.payload_for(endpoint.kind, msg)
@@ -79,7 +91,7 @@ def post_webhook(endpoint: WebhookEndpoint, message: dict[str, Any]) -> None:
         headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "Fangkong-notify/1"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # the URL was checked to be http(s)
+        with _OPENER.open(request, timeout=WEBHOOK_TIMEOUT) as response:  # the URL was checked to be http(s)
             answer = response.read(65536)
     except urllib.error.HTTPError as exc:
         raise DeliveryError("HTTP %(code)s %(reason)s", code=exc.code, reason=str(exc.reason)) from None

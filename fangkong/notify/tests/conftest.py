@@ -29,6 +29,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     status: int = 200
     reply: dict[str, Any] = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok"})
+    headers: dict[str, str] = field(default_factory=dict)  # extra answer headers (a redirect's Location)
 
 
 @pytest.fixture
@@ -48,6 +49,8 @@ def receiver() -> Iterator[Receiver]:
             self.send_response(rec.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
+            for name, value in rec.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(answer)
 

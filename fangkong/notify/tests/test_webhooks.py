@@ -301,3 +301,16 @@ def test_retry_after_channel_switched_off_closes_the_delivery(world, monkeypatch
     delivery = Delivery.objects.get(notification=n)
     assert (delivery.status, delivery.attempts) == ("failed", 1)
     assert delivery.last_error == "接收人已关闭该渠道或未登记地址，不再发送"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", [301, 302, 307])
+def test_a_redirect_is_not_followed(world, receiver, code, django_capture_on_commit_callbacks):
+    """check_destination looks at the address given; a redirect could point anywhere (169.254.169.254)."""
+    endpoint = hook(world, receiver.url)
+    receiver.status, receiver.headers = code, {"Location": "http://169.254.169.254/latest/meta-data/"}
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_send_test(endpoint=endpoint, actor=world.alice)
+    assert len(receiver.received) == 1
+    delivery = Delivery.objects.get()
+    assert delivery.status != "sent" and "重定向" in delivery.last_error and "169.254.169.254" in delivery.last_error
