@@ -203,12 +203,14 @@ def readable(value: Any) -> Any:
     pairs and lists joined, instead of Python's repr ({'kind': 'contractor'}). None stays None (shown as ∅)."""
     from django.utils.translation import gettext
 
+    from fangkong.core.rule_errors import enumeration
+
     if isinstance(value, bool):
         return gettext("是") if value else gettext("否")
     if isinstance(value, dict):
         return gettext("；").join(f"{k}{gettext('：')}{readable(v)}" for k, v in value.items()) or "{}"
     if isinstance(value, list | tuple):
-        return gettext("、").join(str(readable(v)) for v in value) or "[]"
+        return enumeration(str(readable(v)) for v in value) or "[]"
     return value
 
 

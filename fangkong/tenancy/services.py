@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from fangkong.core import authcache
 from fangkong.core.audit import audit_record, diff
 from fangkong.core.errors import ServiceError
+from fangkong.core.rule_errors import enumeration
 from fangkong.geo.models import Region
 from fangkong.tenancy.models import (
     Authority,
@@ -135,7 +136,7 @@ def organization_update(*, organization: Organization, actor: Any, **fields: Any
     governed = sorted(ORGANIZATION_GOVERNED_FIELDS & set(changes))
     if governed and not may_govern(actor, organization):
         names = {f.name: str(f.verbose_name) for f in Organization._meta.fields}
-        labels = gettext("、").join(names[f] for f in governed)
+        labels = enumeration(names[f] for f in governed)
         message = gettext("只有单位所在属地的防控办或平台管理员可以更改：%(fields)s") % {"fields": labels}
         raise ServiceError(message, {f: [gettext("只有属地防控办或平台管理员可以更改")] for f in governed}, status=403)
     for k, v in fields.items():

@@ -236,6 +236,22 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 MAX_DAYS_BEFORE_REPORT = 60
 
 
+# The onset's and the sample date's problems, each its own sentence (one message per case, for translators): after
+# today, after the report date, too long before the report date, too long before today (no report date).
+_ONSET_MESSAGES = (
+    gettext_noop("发病日期 %(onset)s 晚于今天 %(today)s"),
+    gettext_noop("发病日期 %(onset)s 晚于报告日期 %(report)s"),
+    gettext_noop("发病日期 %(onset)s 早于报告日期 %(report)s 超过 %(days)s 天"),
+    gettext_noop("发病日期 %(onset)s 早于今天 %(today)s 超过 %(days)s 天"),
+)
+_SAMPLE_MESSAGES = (
+    gettext_noop("采样日期 %(sample)s 晚于今天 %(today)s"),
+    gettext_noop("采样日期 %(sample)s 晚于报告日期 %(report)s"),
+    gettext_noop("采样日期 %(sample)s 早于报告日期 %(report)s 超过 %(days)s 天"),
+    gettext_noop("采样日期 %(sample)s 早于今天 %(today)s 超过 %(days)s 天"),
+)
+
+
 def case_date_problems(
     *, onset: date | None, sample_date: date | None, report_date: date | None, isolated_at: datetime | None,
     window_days: int, tz: tzinfo, now: datetime,
@@ -252,31 +268,22 @@ def case_date_problems(
         errors.setdefault("report_date", []).append(
             RuleError(gettext_noop("报告日期 %(report)s 晚于今天 %(today)s"), report=report_date, today=today))
     oldest = (report_date or today) - timedelta(days=MAX_DAYS_BEFORE_REPORT)
-    if onset and onset > today:
-        errors.setdefault("onset_date", []).append(
-            RuleError(gettext_noop("发病日期 %(onset)s 晚于今天 %(today)s"), onset=onset, today=today))
-    elif onset and report_date and onset > report_date:
-        errors.setdefault("onset_date", []).append(
-            RuleError(gettext_noop("发病日期 %(onset)s 晚于报告日期 %(report)s"), onset=onset, report=report_date))
-    elif onset and onset < oldest:
-        errors.setdefault("onset_date", []).append(
-            RuleError(gettext_noop("发病日期 %(onset)s 早于报告日期 %(report)s 超过 %(days)s 天"), onset=onset,
-                      report=report_date, days=MAX_DAYS_BEFORE_REPORT) if report_date else
-            RuleError(gettext_noop("发病日期 %(onset)s 早于今天 %(today)s 超过 %(days)s 天"), onset=onset,
-                      today=today, days=MAX_DAYS_BEFORE_REPORT))
-    if sample_date and sample_date > today:
-        errors.setdefault("sample_date", []).append(
-            RuleError(gettext_noop("采样日期 %(sample)s 晚于今天 %(today)s"), sample=sample_date, today=today))
-    elif sample_date and report_date and sample_date > report_date:
-        errors.setdefault("sample_date", []).append(
-            RuleError(gettext_noop("采样日期 %(sample)s 晚于报告日期 %(report)s"), sample=sample_date,
-                      report=report_date))
-    elif sample_date and sample_date < oldest:
-        errors.setdefault("sample_date", []).append(
-            RuleError(gettext_noop("采样日期 %(sample)s 早于报告日期 %(report)s 超过 %(days)s 天"), sample=sample_date,
-                      report=report_date, days=MAX_DAYS_BEFORE_REPORT) if report_date else
-            RuleError(gettext_noop("采样日期 %(sample)s 早于今天 %(today)s 超过 %(days)s 天"), sample=sample_date,
-                      today=today, days=MAX_DAYS_BEFORE_REPORT))
+    for field, value, param, (after_today, after_report, long_before_report, long_before_today) in (
+        ("onset_date", onset, "onset", _ONSET_MESSAGES), ("sample_date", sample_date, "sample", _SAMPLE_MESSAGES),
+    ):
+        if not value:
+            continue
+        if value > today:
+            problem = RuleError(after_today, **{param: value}, today=today)
+        elif report_date and value > report_date:
+            problem = RuleError(after_report, **{param: value}, report=report_date)
+        elif value < oldest and report_date:
+            problem = RuleError(long_before_report, **{param: value}, report=report_date, days=MAX_DAYS_BEFORE_REPORT)
+        elif value < oldest:
+            problem = RuleError(long_before_today, **{param: value}, today=today, days=MAX_DAYS_BEFORE_REPORT)
+        else:
+            continue
+        errors.setdefault(field, []).append(problem)
     if isolated_at and isolated_at > now:
         errors.setdefault("isolated_at", []).append(
             RuleError(gettext_noop("隔离时间 %(isolated)s 晚于当前时间 %(now)s"),
